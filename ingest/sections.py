@@ -1,0 +1,108 @@
+"""Section structure: recognise headings and group a document's paragraphs under their section path.
+
+Heading ranks (smaller = higher):
+  0  standalone heading lines: "2021年主要工作", "2018年工作回顾", "“十四五”目标任务", "第X部分", "附件1",
+     "名词解释", and other short lines without sentence punctuation (newspaper headlines)
+  1  "一、…"          2  "(一)…" / "（一）…"          3  "1." / "1、" / "1．" numbered items
+A numbered or "(一)" line that goes on into a sentence ("(一)稳投资、促发展,…。疫后经济…") is both a
+heading (its lead phrase names the section) and content.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+CN_NUM = "一二三四五六七八九十"
+RANKED = [
+    (0, re.compile(rf"^第[{CN_NUM}]+(部分|章)")),
+    (1, re.compile(rf"^[{CN_NUM}]+[、.]")),
+    (2, re.compile(rf"^[(（][{CN_NUM}]+[)）]")),
+    (3, re.compile(r"^\d{1,2}(\.(?!\d)|、|．)")),
+]
+STANDALONE = re.compile(
+    r"^(附件\s*\d*|名词(解释|注释)|.{0,12}名词(解释|注释)|\d{4}年.{0,14}(工作|回顾|任务|安排|目标|计划|实事|要点|情况|成绩)"
+    r"|.{0,6}(十[一二三四五]五).{0,6}(目标|任务|回顾|规划).{0,4})$"
+)
+SENTENCE_END = re.compile(r"[。;;!?!?]")
+MAX_HEADING_CHARS = 24
+MAX_LEAD_CHARS = 40
+
+
+@dataclass
+class Paragraph:
+    line: int  # 1-based line in the original file
+    text: str  # original line
+    clean: str  # cleaned text
+    heading: bool = False  # a bare heading line (no body text of its own)
+
+
+@dataclass
+class Block:
+    """A run of paragraphs under one section path (a leaf of the section tree)."""
+
+    path: tuple[str, ...]
+    paragraphs: list[Paragraph] = field(default_factory=list)
+
+
+def heading_rank(clean: str, generic: bool = True) -> int | None:
+    """The rank of a heading line, or None for a body paragraph. `generic` admits any short line without
+    sentence punctuation as a heading (for documents, such as newspaper pages, that have no other kind)."""
+    for rank, pattern in RANKED:
+        if pattern.match(clean):
+            return rank
+    if len(clean) <= MAX_HEADING_CHARS and STANDALONE.match(clean):
+        return 0
+    if (
+        generic
+        and len(clean) <= MAX_HEADING_CHARS
+        and not SENTENCE_END.search(clean)
+        and not re.search(r"[,,::、]$", clean)
+        and not re.fullmatch(r"[\d\W]*", clean)
+    ):
+        return 0
+    return None
+
+
+def heading_label(clean: str) -> str:
+    """The name of a section as shown in a path: the lead phrase of a heading line."""
+    m = re.search(r"[。::]", clean)
+    label = clean[: m.start()] if m and m.start() > 2 else clean
+    return label[:MAX_LEAD_CHARS].rstrip(",, ")
+
+
+def is_content_heading(clean: str) -> bool:
+    """A heading line that also carries body text (a lead sentence followed by more)."""
+    m = re.search(r"[。::]", clean)
+    return bool(m) and len(clean) - m.end() > 4 or len(clean) > MAX_LEAD_CHARS
+
+
+def group_sections(paragraphs: list[Paragraph]) -> list[Block]:
+    """Walk the paragraphs, keeping a stack of open headings, and return leaf blocks in order."""
+    generic = not any(heading_rank(p.clean, generic=False) is not None for p in paragraphs)
+    stack: list[tuple[int, str, bool]] = []  # (rank, label, has_content)
+    blocks: list[Block] = []
+
+    def current() -> Block:
+        path = tuple(label for _, label, _ in stack)
+        if not blocks or blocks[-1].path != path:
+            blocks.append(Block(path))
+        return blocks[-1]
+
+    for p in paragraphs:
+        rank = heading_rank(p.clean, generic)
+        if rank is None:
+            if stack:
+                stack[-1] = (stack[-1][0], stack[-1][1], True)
+            current().paragraphs.append(p)
+            continue
+        # A heading right under an empty heading of the same or higher rank nests under it
+        # ("附件1" then "2019年政府为民办实事"); otherwise close headings of its rank and below.
+        if not (stack and not stack[-1][2] and stack[-1][0] <= rank):
+            while stack and stack[-1][0] >= rank:
+                stack.pop()
+        content = is_content_heading(p.clean) or rank == 3
+        stack.append((rank, heading_label(p.clean), content))
+        p.heading = not content  # headings stay in the text; the chunker never emits one alone
+        current().paragraphs.append(p)
+    return [b for b in blocks if b.paragraphs]

