@@ -26,7 +26,10 @@ STOPWORDS = set(
     "以及 等 并 也 都 上 下 由 从 到 给 分别 具体 是否 指 请问 情况 ? ? 、 , , 。 : : ; ; “ ” ( ) ( ) 《 》 "
     "the of in and a an to what how many much did was were is are for during".split()
 )
-NUMBER = re.compile(r"\d+(?:[.,]\d+)*(?:\s*(?:%|‰|亿元|万元|亿|万|元|个|家|人|项|天|亩|平方米|公里|套|所|座|部|条|名|次|户|栋|张))?")
+NUMBER = re.compile(
+    r"\d+(?:[.,]\d+)*\s*(?:[万亿千])?(?:余|多)?"
+    r"(?:%|‰|亿元|万元|元|个|家|人次|人|项|天|亩|平方米|千米|公里|套|所|座|部|条|名|次|户|栋|张|辆|间|处|场|批|吨|倍)?"
+)
 _lock = threading.Lock()
 
 

@@ -16,7 +16,8 @@ SYNONYMS = {
     "固投": "固定资产投资", "社零": "社会消费品零售总额", "社消零": "社会消费品零售总额", "gdp": "地区生产总值",
     "GDP": "地区生产总值", "规上工业": "规模以上工业", "一般预算收入": "一般公共预算收入", "财政收入": "一般公共预算收入",
     "招商": "招商引资", "外资": "外商直接投资", "失业率": "城镇登记失业率", "空气质量": "空气质量优良天数",
-    "十三五期间": "十三五", "十四五期间": "十四五",
+    "十三五期间": "十三五", "十四五期间": "十四五", "财政总收入": "一般公共预算总收入", "增速": "增长",
+    "经济增长": "地区生产总值增长", "经济总量": "地区生产总值", "外贸": "进出口",
 }  # fmt: skip
 ENGLISH_TERMS = {
     "fixed-asset investment": "固定资产投资", "fixed asset investment": "固定资产投资",
@@ -70,9 +71,10 @@ def translate(question: str) -> str:
         for en, zh in sorted({**DISTRICTS_EN, **ENGLISH_TERMS}.items(), key=lambda kv: -len(kv[0])):
             low = re.sub(rf"(?<![a-z]){re.escape(en)}(?![a-z])", f" {zh} ", low)
         q = low
-    for short, full in sorted(SYNONYMS.items(), key=lambda kv: -len(kv[0])):
-        if short in q and full not in q:
-            q = q.replace(short, full)
+    for _ in range(2):  # twice, so that a rewrite can enable another ("经济增速" → "经济增长" → …)
+        for short, full in sorted(SYNONYMS.items(), key=lambda kv: -len(kv[0])):
+            if short in q and full not in q:
+                q = q.replace(short, full)
     return q
 
 
@@ -91,8 +93,8 @@ def chunk_in_scope(chunk: Chunk, scope: Scope) -> bool:
     """Does the chunk belong to the districts and years the question asks about?"""
     if scope.districts and chunk.district not in scope.districts:
         return False
-    if scope.five_year:
-        return scope.five_year in chunk.section or scope.five_year in chunk.clean
+    if scope.five_year:  # a five-year plan period: the sections about it
+        return scope.five_year in chunk.section
     if scope.years:
         return chunk.section_year in scope.years
     return True

@@ -1,0 +1,1 @@
+"""Eval stage: metrics, runner and report over eval sets in the SCHEMA.md format."""

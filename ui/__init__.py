@@ -1,0 +1,1 @@
+"""Serving stage: FastAPI `/ask` API with the Gradio chat mounted at `/`."""
