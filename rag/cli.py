@@ -96,20 +96,8 @@ def ask(question: str, top_k: int | None, as_json: bool) -> None:
             click.echo(f"  closest: {r.doc}:{r.start_line}-{r.end_line} {r.section}")
 
 
-def _register_optional() -> None:
-    """Commands that live in their own modules (serve, eval)."""
-    try:
-        from rag.cli_serve import serve_command
+from rag.cli_eval import eval_command  # noqa: E402  (light: heavy imports happen inside)
+from rag.cli_serve import serve_command  # noqa: E402
 
-        main.add_command(serve_command, "serve")
-    except ImportError:
-        pass
-    try:
-        from rag.cli_eval import eval_command
-
-        main.add_command(eval_command, "eval")
-    except ImportError:
-        pass
-
-
-_register_optional()
+main.add_command(serve_command, "serve")
+main.add_command(eval_command, "eval")

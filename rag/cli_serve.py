@@ -1,0 +1,16 @@
+"""`rag serve`: the chat and the /ask API in one process."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535))
+def serve_command(host: str, port: int) -> None:
+    """Serve the Gradio chat at / and POST /ask (builds the index on first start)."""
+    from rag.config import Settings
+    from ui.server import serve
+
+    serve(Settings(), host, port)
