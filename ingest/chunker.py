@@ -27,7 +27,8 @@ from rag.types import Chunk
 MIN_CHARS = 120  # a chunk smaller than this takes in its neighbours (same top-level section)
 SENTENCE = re.compile(r".+?(?:[。;;!?!?]+[”」’)]?|$)", re.S)
 CLAUSE = re.compile(r".+?(?:[,,、]|$)", re.S)
-HEADER_LINES = 6  # lines at the top where a publication date is looked for
+HEADER_LINES = 6
+LEAD_CHARS = 20  # lines at the top where a publication date is looked for
 
 
 @dataclass
@@ -68,6 +69,11 @@ def _split_long(p: Paragraph, path: tuple[str, ...], max_chars: int, spam: list[
         buf += unit
     if buf.strip():
         pieces.append(_Piece(p.line, p.line, buf, clean_text(buf, spam), path, False))
+    # a paragraph's short lead sentence ("“四水共治”全面推进。") names what the later pieces are about
+    lead = clean_text(units[0], spam) if units else ""
+    if len(lead) <= LEAD_CHARS:
+        for piece in pieces[1:]:
+            piece.clean = f"{lead} {piece.clean}"
     return pieces
 
 
@@ -151,7 +157,9 @@ def chunk_document(doc: str, lines: list[str], max_chars: int = 400) -> Document
     chunks: list[Chunk] = []
     seen_chunks: set[str] = set()
     for run_index, run in enumerate(_top_level_runs(blocks)):
-        run_pieces = [piece for b in run for p in b.paragraphs for piece in _split_long(p, b.path, max_chars, spam)]
+        run_pieces = [
+            piece for b in run for p in b.paragraphs for piece in _split_long(p, b.path, max_chars, spam)
+        ]
         if run_index == 0:
             run_pieces.insert(0, title_piece)  # the title joins the preamble (or the first section)
         # a section whose headings name no year is about the year its text names most

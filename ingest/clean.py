@@ -64,6 +64,12 @@ def normalize(text: str) -> str:
 
 
 def clean_text(text: str, spam: list[str] | tuple[str, ...] = ()) -> str:
+    """See `_clean_text`; cached, since answering cleans the same sentences again and again."""
+    return _clean_text(text, tuple(spam))
+
+
+@lru_cache(maxsize=200_000)
+def _clean_text(text: str, spam: tuple[str, ...]) -> str:
     """The cleaned variant of original text: NFKC, spam phrases cut out, look-alike and traditional
     characters mapped to simplified ones, stray marks dropped, white space collapsed (removed between
     CJK characters)."""

@@ -42,14 +42,18 @@ class IngestReport:
 
     def summary(self) -> str:
         sizes = [len(c.clean) for c in self.chunks]
-        lines = [f"{len(self.documents)} documents, {len(self.chunks)} chunks (+{self.added} new, -{self.removed} removed)"]
+        lines = [
+            f"{len(self.documents)} documents, {len(self.chunks)} chunks (+{self.added} new, -{self.removed} removed)"
+        ]
         if sizes:
             lines.append(
                 f"chunk size (cleaned chars): min {min(sizes)}, median {statistics.median(sizes):.0f}, max {max(sizes)}"
             )
         for d in self.documents:
-            lines.append(f"  {d.doc}: {d.district or '? district'}, {d.report_year or '? year'}, {d.chunks} chunks — {d.title[:40]}")
-        for name, reason in self.skipped:
+            lines.append(
+                f"  {d.doc}: {d.district or '? district'}, {d.report_year or '? year'}, {d.chunks} chunks — {d.title[:40]}"
+            )
+        for _name, reason in self.skipped:
             lines.append(f"  skipped {reason}")
         return "\n".join(lines)
 
@@ -59,7 +63,9 @@ def find_files(paths: list[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
     files, missing = [], []
     for path in paths:
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+            files += sorted(
+                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
+            )
         elif path.exists():
             files.append(path)
         else:
@@ -90,7 +96,9 @@ def chunk_files(files: list[Path], max_chars: int, progress: bool = False) -> In
             continue
         seen.add(path.name)
         report.chunks += doc.chunks
-        report.documents.append(DocumentInfo(doc.doc, doc.title, doc.district, doc.report_year, len(doc.chunks)))
+        report.documents.append(
+            DocumentInfo(doc.doc, doc.title, doc.district, doc.report_year, len(doc.chunks))
+        )
     return report
 
 
@@ -113,7 +121,9 @@ def save_store(store: Path, chunks: list[Chunk]) -> None:
     os.replace(tmp, store)
 
 
-def ingest_paths(paths: list[Path], store: Path, max_chars: int = 400, progress: bool = False) -> IngestReport:
+def ingest_paths(
+    paths: list[Path], store: Path, max_chars: int = 400, progress: bool = False
+) -> IngestReport:
     """Chunk the files under `paths` and make `store` hold exactly their chunks."""
     files, missing = find_files(paths)
     report = chunk_files(files, max_chars, progress)

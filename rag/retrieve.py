@@ -12,6 +12,8 @@ An optional cross-encoder (RAG_CROSS_ENCODER) re-orders the in-scope head.
 
 from __future__ import annotations
 
+from itertools import zip_longest
+
 import numpy as np
 
 from rag.lexical import BM25Index, tokenize
@@ -22,7 +24,8 @@ W_LEXICAL = 0.55
 W_DENSE = 0.45
 W_INTENT = 0.12
 W_HEADING = 0.10
-RERANK_DEPTH = 20
+RERANK_DEPTH = 30
+W_SENTENCE = 0.5
 DOC_PENALTY = 0.08
 
 
@@ -50,7 +53,9 @@ class Retriever:
         query = translate(question)
         lexical = self._bm25.scores(query)
         lexical = lexical / lexical.max() if lexical.max() > 0 else lexical
-        dense = _minmax_from_median(self._dense_scores(query)) if mode != "bm25" else np.zeros(len(self.chunks))
+        dense = (
+            _minmax_from_median(self._dense_scores(query)) if mode != "bm25" else np.zeros(len(self.chunks))
+        )
         if mode == "bm25":
             fused = lexical
         elif mode == "dense":
@@ -64,6 +69,8 @@ class Retriever:
             fused = fused + extra
         order = sorted(range(len(self.chunks)), key=lambda i: (not in_scope[i], -fused[i]))
         if mode == "hybrid":
+            fused, order = self._sentence_rerank(question, scope, fused, order)
+        if mode == "hybrid":
             order = self._diversify(order, scope, fused, in_scope)
         if mode == "hybrid" and self._cross_encoder is not None:
             order = self._rerank(query, order, in_scope)
@@ -72,7 +79,11 @@ class Retriever:
                 chunk=self.chunks[i],
                 score=round(float(fused[i]), 4),
                 in_scope=bool(in_scope[i]),
-                signals={"bm25": round(float(lexical[i]), 4), "dense": round(float(dense[i]), 4), "scope": round(float(extra[i]), 4)},
+                signals={
+                    "bm25": round(float(lexical[i]), 4),
+                    "dense": round(float(dense[i]), 4),
+                    "scope": round(float(extra[i]), 4),
+                },
             )
             for i in order[:top_k]
         ]
@@ -87,7 +98,28 @@ class Retriever:
                 out[i] += W_HEADING * sum(t in c.section for t in terms) / len(terms)
         return out
 
-    def _diversify(self, order: list[int], scope: Scope, fused: np.ndarray, in_scope: np.ndarray) -> list[int]:
+    def _sentence_rerank(self, question: str, scope: Scope, fused: np.ndarray, order: list[int]):
+        """Re-score the head by its best sentence, as the answerer would judge it (key-term coverage,
+        a number with the asked unit, plan/result cues): a chunk is worth what its best evidence is worth."""
+        from rag.answer import best_sentence_score, key_terms
+
+        terms = key_terms(question, scope)
+        fused = fused.copy()
+        head = order[:RERANK_DEPTH]
+        for i in head:
+            fused[i] += W_SENTENCE * best_sentence_score(question, scope, self.chunks[i], terms)
+        in_scope_first = {i: n for n, i in enumerate(order)}
+        head.sort(
+            key=lambda i: (
+                in_scope_first[i] >= len(order) or not chunk_in_scope(self.chunks[i], scope),
+                -fused[i],
+            )
+        )
+        return fused, head + order[RERANK_DEPTH:]
+
+    def _diversify(
+        self, order: list[int], scope: Scope, fused: np.ndarray, in_scope: np.ndarray
+    ) -> list[int]:
         """A question about several districts (or years) gets the best chunks of each, interleaved;
         otherwise a document's third and later chunks step back (DOC_PENALTY) so that other reports
         mentioning the same thing surface too."""
@@ -97,8 +129,7 @@ class Retriever:
             groups: dict = {}
             for i in head:
                 groups.setdefault(key(self.chunks[i]), []).append(i)
-            head = [i for rank in zip(*[g + [None] * len(head) for g in groups.values()]) for i in rank if i is not None]
-            head = list(dict.fromkeys(head))
+            head = [i for rank in zip_longest(*groups.values()) for i in rank if i is not None]
         else:
             seen: dict[str, int] = {}
             adjusted = {}

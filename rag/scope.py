@@ -41,8 +41,12 @@ ENGLISH_TERMS = {
     "plan": "计划", "planned": "计划", "completed": "完成", "total": "总额", "investment": "投资",
     "built": "建设", "build": "建设", "set up": "设立", "district": "区",
 }  # fmt: skip
-PLAN_CUES = re.compile(r"目标|计划|预期|预计(?!全年)|安排|打算|力争|将要|任务|\btarget|\bplan|\bgoal|\bexpected\b|\bwill\b", re.I)
-RESULT_CUES = re.compile(r"实际|完成情况|实现了?|取得|达到|成效|已经|\bdid\b|\bwas\b|\bwere\b|\bhad\b|\bachiev", re.I)
+PLAN_CUES = re.compile(
+    r"目标|计划|预期|预计(?!全年)|安排|打算|力争|将要|任务|\btarget|\bplan|\bgoal|\bexpected\b|\bwill\b", re.I
+)
+RESULT_CUES = re.compile(
+    r"实际|完成情况|实现了?|取得|达到|成效|已经|\bdid\b|\bwas\b|\bwere\b|\bhad\b|\bachiev", re.I
+)
 YEAR_RE = re.compile(r"(?<!\d)(20\d{2})(?!\d)")
 HALF_YEAR = re.compile(r"上半年|first half", re.I)
 FULL_YEAR = re.compile(r"全年|full[- ]year|whole year", re.I)
@@ -86,7 +90,9 @@ def parse_scope(question: str) -> Scope:
     five_year = next((name for name in FIVE_YEAR_PLANS if name in q), None)
     plan, result = bool(PLAN_CUES.search(q)), bool(RESULT_CUES.search(q))
     intent = "plan" if plan and not result else "result" if result and not plan else None
-    return Scope(districts, years, five_year, bool(HALF_YEAR.search(q)), bool(FULL_YEAR.search(q)), intent, english)
+    return Scope(
+        districts, years, five_year, bool(HALF_YEAR.search(q)), bool(FULL_YEAR.search(q)), intent, english
+    )
 
 
 def chunk_in_scope(chunk: Chunk, scope: Scope) -> bool:
@@ -105,7 +111,12 @@ def inherit_scope(question: str, previous_question: str | None) -> str:
     if not previous_question:
         return question
     now, before = parse_scope(question), parse_scope(previous_question)
-    core = re.sub(r"^(那么?|那|还有|以及|and|what about|how about)\s*|(呢|吧)?[??]?\s*$", "", question.strip(), flags=re.I)
+    core = re.sub(
+        r"^(那么?|那|还有|以及|and|what about|how about)\s*|(呢|吧)?[??]?\s*$",
+        "",
+        question.strip(),
+        flags=re.I,
+    )
     stripped = DISTRICT_RE.sub("", YEAR_RE.sub("", core)).replace("年", "").replace("区", "").strip(" ,,、")
     if stripped:  # the follow-up asks something of its own: only add the scope it leaves out
         prefix = ""

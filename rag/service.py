@@ -67,7 +67,9 @@ class RAG:
         from rag.embed import embed_model_id
         from rag.index import build_or_update
 
-        paths = [settings.corpus] + ([settings.home / "uploads"] if (settings.home / "uploads").exists() else [])
+        paths = [settings.corpus] + (
+            [settings.home / "uploads"] if (settings.home / "uploads").exists() else []
+        )
         report = ingest_paths(paths, settings.home / "chunks.jsonl", settings.chunk_max_chars, progress)
         index = build_or_update(report.chunks, embed_model, settings.index_dir, progress=progress)
         assert index.embed_model_id == embed_model_id(embed_model)
@@ -96,7 +98,11 @@ class RAG:
 
             answer = llm_answer(question, retrieved, self.settings, answer)
         shown_ids = {c.id for c in answer.retrieved[:top_k]}
-        cited = [r for r in answer.retrieved[top_k:] if any(c.doc == r.doc and c.start_line == r.start_line for c in answer.citations)]
+        cited = [
+            r
+            for r in answer.retrieved[top_k:]
+            if any(c.doc == r.doc and c.start_line == r.start_line for c in answer.citations)
+        ]
         answer.retrieved = [r for r in answer.retrieved if r.id in shown_ids] + cited
         answer.latency_ms = round((time.perf_counter() - started) * 1000, 1)
         return answer

@@ -68,7 +68,11 @@ def test_sections_years_and_plan_vs_result(seed_report):
     plan = by_line[("001_61e2f93ad6a7b961.txt", 89)]
     review = by_line[("001_61e2f93ad6a7b961.txt", 35)]
     assert plan.section.startswith("2021年主要工作") and plan.section_year == 2021 and plan.kind == "plan"
-    assert review.section.startswith("2020年及十三五工作回顾") and review.section_year == 2020 and review.kind == "result"
+    assert (
+        review.section.startswith("2020年及十三五工作回顾")
+        and review.section_year == 2020
+        and review.kind == "result"
+    )
     assert by_line[("001_61e2f93ad6a7b961.txt", 95)].section.startswith("2021年主要工作 > 一、突出创新引领")
     assert by_line[("000_6ed33a1f63881161.txt", 130)].section == "附件1 > 2019年政府为民办实事"
     assert by_line[("003_e94be4eccf6fb3ec.txt", 107)].section_year == 2018
@@ -112,7 +116,9 @@ def test_gb18030_file_gives_same_chunks(tmp_path):
 def test_bad_files_are_skipped_with_clear_messages(tmp_path):
     (tmp_path / "empty.txt").write_text("")
     (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02garbage\x00" * 20)
-    (tmp_path / "latin.txt").write_bytes("Caf\xe9 na\xefve r\xe9sum\xe9 \xbb\xab \xe0 la carte".encode("latin-1") * 3)
+    (tmp_path / "latin.txt").write_bytes(
+        "Caf\xe9 na\xefve r\xe9sum\xe9 \xbb\xab \xe0 la carte".encode("latin-1") * 3
+    )
     (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
     shutil.copy(SEEDS / "003_e94be4eccf6fb3ec.txt", tmp_path)
     report = ingest_paths([tmp_path], tmp_path / "store" / "chunks.jsonl")
@@ -127,14 +133,38 @@ def test_bad_files_are_skipped_with_clear_messages(tmp_path):
 def test_cli_ingest_exit_status_and_chunks_json(tmp_path):
     (tmp_path / "empty.txt").write_text("")
     shutil.copy(SEEDS / "003_e94be4eccf6fb3ec.txt", tmp_path)
-    env = {"RAG_HOME": str(tmp_path / "home"), "PATH": str(ROOT / ".venv" / "bin") + ":/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
-    run = subprocess.run([sys.executable, "-m", "rag", "ingest", str(tmp_path)], capture_output=True, text=True, env=env, timeout=600)
+    env = {
+        "RAG_HOME": str(tmp_path / "home"),
+        "PATH": str(ROOT / ".venv" / "bin") + ":/usr/bin:/bin",
+        "HF_HUB_OFFLINE": "1",
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "rag", "ingest", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert run.returncode == 1, run.stderr
     assert "empty.txt: empty file" in run.stdout and "1 documents" in run.stdout
     assert "Traceback" not in run.stderr
-    out = subprocess.run([sys.executable, "-m", "rag", "chunks", "--json"], capture_output=True, text=True, env=env, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "rag", "chunks", "--json"], capture_output=True, text=True, env=env, timeout=60
+    )
     import json
 
     rows = [json.loads(line) for line in out.stdout.splitlines()]
-    assert rows and set(rows[0]) == {"id", "doc", "title", "district", "report_year", "section", "section_year", "kind", "start_line", "end_line", "text"}
+    assert rows and set(rows[0]) == {
+        "id",
+        "doc",
+        "title",
+        "district",
+        "report_year",
+        "section",
+        "section_year",
+        "kind",
+        "start_line",
+        "end_line",
+        "text",
+    }
     assert {r["district"] for r in rows} == {"青山区"}
