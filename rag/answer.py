@@ -29,6 +29,7 @@ UNIT_ASKED = re.compile(
 LIST_Q = re.compile(r"哪些|哪几|分别是|包括|有什么|是什么|哪三|哪六|what are|which", re.I)
 DEFINITION_Q = re.compile(r"是什么意思|指什么|什么意思|是指|具体指|是什么|what does .* mean|what is", re.I)
 NUMERIC_Q = re.compile(r"多少|几|增长|目标|增速|排第|how many|how much|how fast|growth|rate|%", re.I)
+AGGREGATE = re.compile(r"五年来|十[一二三四五]五(期间|时期)?|累计|年均")
 MIN_COVERAGE = 0.5  # share of weighted key terms a quoted sentence must contain
 MAX_QUOTES = 3
 
@@ -46,6 +47,8 @@ def key_terms(question: str, scope: Scope) -> dict[str, float]:
     drop = set(DISTRICTS) | set(DISTRICTS.values())
     terms: dict[str, float] = {}
     for t in tokenize(translate(question)):
+        if scope.english and re.fullmatch(r"[a-z']+", t):
+            continue  # an English word the term table did not translate cannot match Chinese text
         if (
             t in drop
             or any(t in d for d in scope.districts)
@@ -115,6 +118,8 @@ def _score_sentence(
         score += 0.1
     if scope.intent == "result" and RESULT_CUES.search(clean):
         score += 0.1
+    if scope.years and not scope.five_year and AGGREGATE.search(clean) and not AGGREGATE.search(question):
+        score -= 0.3  # asked about one year, the sentence sums up several
     if scope.half_year and "上半年" in clean:
         score += 0.1
     return score, coverage
