@@ -1,99 +1,203 @@
-"""Readers: a report file → its text lines. Line i (1-based) of the result is what provenance refers to:
-for text files exactly the file's lines; for HTML, PDF and DOCX the lines of the extracted text."""
+"""Readers: a report file → its text lines.
+
+Line i (1-based) of ``read_lines(path)`` is what provenance (``start_line``/``end_line``) refers to:
+for .txt/.md files exactly the file's lines; for HTML one line per block element of the extracted body
+text (boilerplate removed, no empty lines); for PDF the lines of each page's extracted text, page after
+page; for DOCX one line per paragraph or table row, in document order.
+"""
 
 from __future__ import annotations
 
+import codecs
+import io
 import re
+import unicodedata
+from collections import Counter
 from pathlib import Path
 
 SUPPORTED_SUFFIXES = {".txt", ".md", ".html", ".htm", ".pdf", ".docx"}
-NOISE_HTML = re.compile(r"nav|menu|breadcrumb|share|comment|footer|copyright|sidebar|toolbar|crumb", re.I)
+
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+GB_ALIASES = {"gb2312", "gbk", "gb_2312-80", "x-gbk", "cp936", "euc-cn", "gb18030"}
+HTML_DROP_TAGS = ["head", "script", "style", "nav", "header", "footer", "aside", "form", "noscript", "iframe"]
+HTML_NOISE = re.compile(
+    r"nav|menu|breadcrumb|crumb|share|comment|footer|copyright|sidebar|toolbar|print", re.I
+)
+HTML_BLOCK_TAGS = ["p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "br", "table", "ul", "ol",
+                   "section", "article", "main", "blockquote", "pre", "dt", "dd", "center"]  # fmt: skip
+BLOCK_MARK = "\x00"  # NUL never survives _decode, so it is a safe block separator
 
 
 class UnreadableDocument(Exception):
-    """A file that cannot be ingested; the message names the file and says why."""
+    """A file that cannot be ingested; str(exc) is a clear one-line message naming the file and why."""
 
 
-def _decode(data: bytes, name: str) -> str:
-    if not data.strip():
-        raise UnreadableDocument(f"{name}: empty file")
-    if b"\x00" in data:
-        raise UnreadableDocument(f"{name}: binary file, not text")
-    for encoding in ("utf-8-sig", "gb18030"):
+def _plausible_chinese(text: str) -> bool:
+    """Whether a GB18030 decoding looks like real text rather than another encoding decoded by accident.
+
+    Rejects text with control characters, private-use or unassigned code points (Big5, EUC-KR…) or whose
+    non-ASCII characters are mostly outside GB2312, i.e. rare characters (Shift-JIS, random bytes…)."""
+    chars = Counter(text)
+    strange = sum(n for c, n in chars.items() if unicodedata.category(c) in ("Co", "Cn"))
+    non_ascii = [(c, n) for c, n in chars.items() if c >= "\x80"]
+    common = sum(n for c, n in non_ascii if _in_gb2312(c))
+    total = sum(n for _, n in non_ascii)
+    return _few_controls(text) and strange == 0 and common >= 0.6 * total
+
+
+def _in_gb2312(char: str) -> bool:
+    try:
+        char.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _few_controls(text: str) -> bool:
+    return sum(unicodedata.category(c) == "Cc" and c not in "\t\n\r\f\v" for c in text) <= len(text) / 100
+
+
+def _looks_utf16(data: bytes) -> bool:
+    """A UTF-16 BOM, or bytes that decode as UTF-16 into mostly ASCII and CJK text without controls."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return True
+    for encoding in ("utf-16-le", "utf-16-be"):
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
-        printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text)
-        cjk_or_ascii = sum(ch < "\x80" or "\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" for ch in text)
-        if printable / len(text) > 0.98 and cjk_or_ascii / len(text) > 0.9:
-            return text
-    raise UnreadableDocument(f"{name}: not UTF-8 or GB18030 text")
+        usual = sum(c < "\x7f" or "\u3000" <= c <= "\u9fff" or "\uff00" <= c <= "\uffef" for c in text)
+        if _few_controls(text) and usual >= 0.9 * len(text):
+            return True
+    return False
 
 
-def _html_lines(text: str) -> list[str]:
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(text, "html.parser")
-    for tag in soup(["script", "style", "nav", "header", "footer", "aside", "form", "noscript", "iframe"]):
-        tag.decompose()
-    for tag in soup.find_all(True):
-        if tag.attrs is None:
+def _decode(data: bytes, name: str, declared: str | None = None) -> str:
+    """UTF-8 (BOM stripped), else the declared charset (HTML), else GB18030 if it looks like real text."""
+    if not data.strip():
+        raise UnreadableDocument(f"{name}: empty file")
+    if b"\x00" in data and _looks_utf16(data):
+        raise UnreadableDocument(f"{name}: not UTF-8 or GB18030 text (looks like UTF-16; save it as UTF-8)")
+    if b"\x00" in data:
+        raise UnreadableDocument(f"{name}: binary file, not text")
+    declared = (declared or "").lower()
+    candidates = ["utf-8-sig"]
+    if declared and declared not in GB_ALIASES and declared not in {"utf-8", "utf8"}:
+        candidates.append(declared)
+    candidates.append("gb18030")
+    for encoding in candidates:
+        try:
+            text = data.decode(encoding)
+        except (UnicodeDecodeError, LookupError):
             continue
-        marks = " ".join(tag.get("class") or []) + " " + (tag.get("id") or "")
-        if NOISE_HTML.search(marks):
+        if (
+            encoding == "utf-8-sig"
+            or (encoding == "gb18030" and _plausible_chinese(text))
+            or (encoding == declared and _few_controls(text))
+        ):
+            break
+    else:
+        raise UnreadableDocument(f"{name}: not UTF-8 or GB18030 text")
+    if not text.strip():
+        raise UnreadableDocument(f"{name}: empty file")
+    return text
+
+
+def _text_lines(text: str) -> list[str]:
+    """Split on \\n, \\r\\n and \\r only; a final line break does not start another line."""
+    lines = LINE_BREAK.split(text)
+    return lines[:-1] if len(lines) > 1 and lines[-1] == "" else lines
+
+
+def _html_lines(data: bytes, name: str) -> list[str]:
+    from bs4 import BeautifulSoup, Tag
+
+    declared = META_CHARSET.search(data[:4096])
+    text = _decode(data, name, declared.group(1).decode("ascii") if declared else None)
+    soup = BeautifulSoup(text, "html.parser")
+    for tag in soup(HTML_DROP_TAGS):
+        tag.decompose()
+    page_chars = len(soup.get_text())
+    for tag in soup.find_all(True):
+        if not isinstance(tag, Tag) or tag.decomposed:
+            continue
+        marks = " ".join(str(v) for attr in ("class", "id", "role") for v in tag.get_attribute_list(attr))
+        # A navigation block never holds most of the page: this guards against e.g. <body class="has-nav">.
+        if HTML_NOISE.search(marks) and len(tag.get_text()) < page_chars / 2:
             tag.decompose()
-    lines = []
-    for line in soup.get_text("\n").splitlines():
-        line = re.sub(r"[ \t\u00a0]+", " ", line).strip()
-        if line:
-            lines.append(line)
+    for tag in soup(["td", "th"]):
+        tag.append(" ")
+    for tag in soup(HTML_BLOCK_TAGS):
+        tag.insert_before(BLOCK_MARK)
+        tag.append(BLOCK_MARK)
+    blocks = (" ".join(block.split()) for block in soup.get_text().split(BLOCK_MARK))
+    lines = [block for block in blocks if block]
+    if not lines:
+        raise UnreadableDocument(f"{name}: no text in the HTML page")
     return lines
 
 
-def _pdf_lines(path: Path) -> list[str]:
+def _pdf_lines(data: bytes, name: str) -> list[str]:
     from pypdf import PdfReader
+    from pypdf.errors import FileNotDecryptedError
 
     try:
-        reader = PdfReader(path)
-        text = "\n".join(page.extract_text() or "" for page in reader.pages)
-    except Exception as exc:  # pypdf raises many kinds for broken files
-        raise UnreadableDocument(f"{path.name}: broken or unreadable PDF ({type(exc).__name__})") from exc
-    if not text.strip():
-        raise UnreadableDocument(f"{path.name}: PDF has no text layer (scanned?)")
-    return text.splitlines()
+        reader = PdfReader(io.BytesIO(data))
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except FileNotDecryptedError as exc:
+        raise UnreadableDocument(f"{name}: encrypted PDF (password-protected)") from exc
+    except Exception as exc:  # pypdf raises many kinds (PdfReadError, ValueError, KeyError…) on broken files
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+        raise UnreadableDocument(f"{name}: broken or unreadable PDF ({reason})") from exc
+    if not any(page.strip() for page in pages):
+        raise UnreadableDocument(f"{name}: PDF has no text layer (scanned?)")
+    return [line for page in pages for line in _text_lines(page)]
 
 
-def _docx_lines(path: Path) -> list[str]:
+def _docx_lines(data: bytes, name: str) -> list[str]:
     import docx
+    from docx.table import Table
 
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise UnreadableDocument(f"{name}: old Word .doc format, not .docx (save it as .docx)")
     try:
-        document = docx.Document(str(path))
-    except Exception as exc:
-        raise UnreadableDocument(f"{path.name}: broken or unreadable DOCX ({type(exc).__name__})") from exc
-    lines = [p.text for p in document.paragraphs]
-    for table in document.tables:
-        lines += [" ".join(cell.text for cell in row.cells) for row in table.rows]
+        document = docx.Document(io.BytesIO(data))
+        lines = []
+        for block in document.iter_inner_content():
+            if isinstance(block, Table):
+                for row in block.rows:
+                    cells = list(dict.fromkeys(row.cells))  # a merged cell appears once per grid column
+                    lines.append("\t".join(cell.text for cell in cells))
+            else:
+                lines.append(block.text)
+    except Exception as exc:  # python-docx raises zip, XML and KeyError errors on broken files
+        raise UnreadableDocument(f"{name}: broken or unreadable DOCX ({type(exc).__name__})") from exc
     if not any(line.strip() for line in lines):
-        raise UnreadableDocument(f"{path.name}: empty document")
+        raise UnreadableDocument(f"{name}: empty document")
     return lines
 
 
 def read_lines(path: Path) -> list[str]:
-    """The document's text lines; raises UnreadableDocument (never anything else) for bad input."""
+    """Return the document as a list of text lines (no line breaks); see the module docstring for what
+    the lines are per file type. Raises UnreadableDocument, and nothing else, for any bad input."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise UnreadableDocument(f"{path.name}: unsupported file type {suffix or '(none)'} (supported: {', '.join(sorted(SUPPORTED_SUFFIXES))})")
+        supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
+        raise UnreadableDocument(
+            f"{path.name}: unsupported file type {suffix or '(none)'} (supported: {supported})"
+        )
     try:
-        if suffix == ".pdf":
-            return _pdf_lines(path)
-        if suffix == ".docx":
-            return _docx_lines(path)
         data = path.read_bytes()
+    except IsADirectoryError as exc:
+        raise UnreadableDocument(f"{path.name}: is a folder, not a file") from exc
     except OSError as exc:
         raise UnreadableDocument(f"{path.name}: cannot read ({exc.strerror or exc})") from exc
-    text = _decode(data, path.name)
+    if suffix == ".pdf":
+        return _pdf_lines(data, path.name)
+    if suffix == ".docx":
+        return _docx_lines(data, path.name)
     if suffix in {".html", ".htm"}:
-        return _html_lines(text)
-    return re.split(r"\r\n|\r|\n", text)
+        return _html_lines(data, path.name)
+    return _text_lines(_decode(data, path.name))
