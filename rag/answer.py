@@ -184,7 +184,9 @@ def _pick(
         return []
     best = good[0]
     picked = [best]
-    if len(scope.districts) > 1 or len(scope.years) > 1:
+    if multi_scope(scope):
+        # once one part is answered, the other districts/years need only half the evidence
+        good = [c for c in candidates if c.coverage >= MIN_COVERAGE / 2 and c.score >= MIN_COVERAGE / 2]
         key = (
             (lambda c: retrieved[c.rank].chunk.district)
             if len(scope.districts) > 1

@@ -89,6 +89,8 @@ def parse_scope(question: str) -> Scope:
     years = sorted({int(y) for y in YEAR_RE.findall(q)})
     five_year = next((name for name in FIVE_YEAR_PLANS if name in q), None)
     plan, result = bool(PLAN_CUES.search(q)), bool(RESULT_CUES.search(q))
+    if len(years) > 1 and "完成" in q:
+        result = True  # "2019年的目标和2020年的完成数": each year its own intent
     intent = "plan" if plan and not result else "result" if result and not plan else None
     return Scope(
         districts, years, five_year, bool(HALF_YEAR.search(q)), bool(FULL_YEAR.search(q)), intent, english
