@@ -25,8 +25,8 @@ from ingest.sections import Block, Paragraph, group_sections
 from rag.types import Chunk
 
 MIN_CHARS = 120  # a chunk smaller than this takes in its neighbours (same top-level section)
-SENTENCE = re.compile(r".+?(?:[。;;!?!?]+[”」’)]?|$)", re.S)
-CLAUSE = re.compile(r".+?(?:[,,、]|$)", re.S)
+SENTENCE = re.compile(r".+?(?:[。;\uff1b!?\uff01\uff1f]+[”」’)]?|$)", re.S)
+CLAUSE = re.compile(r".+?(?:[,\uff0c、]|$)", re.S)
 HEADER_LINES = 6
 LEAD_CHARS = 20  # lines at the top where a publication date is looked for
 

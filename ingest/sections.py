@@ -24,7 +24,7 @@ STANDALONE = re.compile(
     r"^(附件\s*\d*|名词(解释|注释)|.{0,12}名词(解释|注释)|\d{4}年.{0,14}(工作|回顾|任务|安排|目标|计划|实事|要点|情况|成绩)"
     r"|.{0,6}(十[一二三四五]五).{0,6}(目标|任务|回顾|规划).{0,4})$"
 )
-SENTENCE_END = re.compile(r"[。;;!?!?]")
+SENTENCE_END = re.compile(r"[。;\uff1b!?\uff01\uff1f]")
 MAX_HEADING_CHARS = 24
 MAX_LEAD_CHARS = 40
 
@@ -57,7 +57,7 @@ def heading_rank(clean: str, generic: bool = True) -> int | None:
         generic
         and len(clean) <= MAX_HEADING_CHARS
         and not SENTENCE_END.search(clean)
-        and not re.search(r"[,,::、]$", clean)
+        and not re.search(r"[,\uff0c:\uff1a、]$", clean)
         and not re.fullmatch(r"[\d\W]*", clean)
     ):
         return 0
@@ -66,14 +66,14 @@ def heading_rank(clean: str, generic: bool = True) -> int | None:
 
 def heading_label(clean: str) -> str:
     """The name of a section as shown in a path: the lead phrase of a heading line."""
-    m = re.search(r"[。::]", clean)
+    m = re.search(r"[。:\uff1a]", clean)
     label = clean[: m.start()] if m and m.start() > 2 else clean
     return label[:MAX_LEAD_CHARS].rstrip(",, ")
 
 
 def is_content_heading(clean: str) -> bool:
     """A heading line that also carries body text (a lead sentence followed by more)."""
-    m = re.search(r"[。::]", clean)
+    m = re.search(r"[。:\uff1a]", clean)
     return bool(m) and len(clean) - m.end() > 4 or len(clean) > MAX_LEAD_CHARS
 
 

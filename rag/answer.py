@@ -19,9 +19,11 @@ from rag.lexical import NUMBER, REPORT_TERMS, tokenize
 from rag.scope import PLAN_CUES, RESULT_CUES, Scope, parse_scope, translate
 from rag.types import Answer, Citation, RetrievedChunk, ScoredChunk
 
-SENTENCE = re.compile(r"[^。;;!?!?\n]+[。;;!?!?]?")
+SENTENCE = re.compile(r"[^。;\uff1b!?\uff01\uff1f\n]+[。;\uff1b!?\uff01\uff1f]?")
 QUOTED = re.compile(r"[“\"「『]([^”\"」』]{2,12})[”\"」』]")
-ENUMERATION = re.compile(r"[、;;]|\d+[.、]|[一二三四五六七八九十][是、]|(?:^|[。;;])\s*[^。;;::]{2,8}[::]")
+ENUMERATION = re.compile(
+    r"[、;\uff1b]|\d+[.、]|[一二三四五六七八九十][是、]|(?:^|[。;\uff1b])\s*[^。;\uff1b:\uff1a]{2,8}[:\uff1a]"
+)
 GENERIC = {"哪几个", "哪个", "几个", "多少个", "哪一", "什么样", "目标", "计划", "预期", "完成", "实现", "多少", "增长", "情况", "全年", "上半年", "期间", "实际", "具体", "哪些", "什么", "意思", "是什么", "包括", "方面", "进展", "如何", "政府", "工作", "报告"}  # fmt: skip
 UNIT_ASKED = re.compile(
     r"多少(亿元|万元|元|个|家|人|项|天|亩|套|所|座|部|条|名|户|栋)|(?<!哪)几(个|家|项|所|座|部|条|名)"
@@ -210,15 +212,15 @@ def _pick(
 
 
 LABELS = [
-    re.compile(r"(?:^|[。;;\n])\s*([^。;;::\n,,]{2,8})[::]"),  # "防洪水:…;排涝水:…"
-    re.compile(r"(?:^|\n)\s*\d{1,2}[.、．]\s*([^。;;\n,,]{2,14})[。;;]"),  # "1. 关爱老年人。…"
+    re.compile(r"(?:^|[。;\uff1b\n])\s*([^。;\uff1b:\uff1a\n,\uff0c]{2,8})[:\uff1a]"),  # "防洪水:…;排涝水:…"
+    re.compile(r"(?:^|\n)\s*\d{1,2}[.、．]\s*([^。;\uff1b\n,\uff0c]{2,14})[。;\uff1b]"),  # "1. 关爱老年人。…"
 ]
 
 
 def list_items(text: str) -> list[str]:
     """The labels of an enumeration inside a passage (at least three), in order; else []."""
     for pattern in LABELS:
-        labels = [m.group(1).strip() for m in pattern.finditer(text)]
+        labels = [re.sub(r"^\d{1,2}[.、．]\s*", "", m.group(1).strip()) for m in pattern.finditer(text)]
         if len(labels) >= 3:
             return list(dict.fromkeys(labels))
     return []
@@ -246,6 +248,38 @@ def _refusal(question: str, retrieved: list[ScoredChunk], scope: Scope) -> str:
         return text + (" Closest passages: " + "; ".join(closest) if closest else "")
     text = f"报告中未找到{asked}的相关内容。" if asked else "报告中未找到能回答这个问题的内容。"
     return text + ("最接近的内容见:" + ";".join(closest) + "。" if closest else "")
+
+
+def _list_part(
+    retrieved: list[ScoredChunk], best, citations: list[Citation], terms: dict[str, float]
+) -> list[tuple[str, str]]:
+    """The items of an enumeration in the best passage and its neighbours of the same section (an
+    enumeration split over several chunks), each item cited to the chunk that holds it; only when what
+    introduces the enumeration (the section path, the words before its first item) is what was asked."""
+    same = sorted(
+        (
+            sc.chunk
+            for sc in retrieved
+            if sc.in_scope and sc.chunk.doc == best.doc and sc.chunk.section.startswith(best.section)
+        ),
+        key=lambda c: c.start_line,
+    )
+    joined = "\n".join(c.text for c in same)
+    items = list_items(joined)
+    if not items:
+        return []
+    intro = best.section + joined[max(0, joined.find(items[0]) - 40) : joined.find(items[0])]
+    if _coverage(clean_text(intro), terms) < MIN_COVERAGE:
+        return []
+    cited = []
+    for item in items:
+        chunk = next(c for c in same if item in c.text)
+        n = next((x.n for x in citations if x.doc == chunk.doc and x.start_line == chunk.start_line), None)
+        if n is None:
+            n = len(citations) + 1
+            citations.append(Citation.from_chunk(n, chunk, item))
+        cited.append(f"{item}[{n}]")
+    return [("", "包括:" + "、".join(cited))]
 
 
 def multi_scope(scope: Scope) -> bool:
@@ -288,21 +322,7 @@ def compose(question: str, retrieved: list[ScoredChunk], started: float | None =
         quote = c.quote.rstrip("。;;,, ")
         parts.append((label, f"{quote}[{n}]"))
     if LIST_Q.search(question) and not multi_scope(scope):
-        # an enumeration in the best passage(s) of the same section: name its items
-        best_chunk = retrieved[picked[0].rank].chunk
-        same = sorted(
-            (
-                sc.chunk
-                for sc in retrieved
-                if sc.in_scope
-                and sc.chunk.doc == best_chunk.doc
-                and sc.chunk.section.startswith(best_chunk.section)
-            ),
-            key=lambda c: c.start_line,
-        )
-        items = list_items("\n".join(c.text for c in same))
-        if items:
-            parts.append(("", "包括:" + "、".join(items) + f"[{citations[0].n}]"))
+        parts += _list_part(retrieved, retrieved[picked[0].rank].chunk, citations, key_terms(question, scope))
     multi = len({label for label, _ in parts if label}) > 1
     body = ";".join(f"{label}:{q}" if multi and label else q for label, q in parts)
     if scope.english:

@@ -114,7 +114,7 @@ def inherit_scope(question: str, previous_question: str | None) -> str:
         return question
     now, before = parse_scope(question), parse_scope(previous_question)
     core = re.sub(
-        r"^(那么?|那|还有|以及|and|what about|how about)\s*|(呢|吧)?[??]?\s*$",
+        r"^(那么?|那|还有|以及|and|what about|how about)\s*|(呢|吧)?[?\uff1f]?\s*$",
         "",
         question.strip(),
         flags=re.I,
