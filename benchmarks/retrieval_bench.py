@@ -26,7 +26,11 @@ def main() -> None:
     parser.add_argument("--set", type=Path, default=PROJECT_ROOT / "evals" / "dev.jsonl")
     parser.add_argument("--rounds", type=int, default=3, help="passes over the question set")
     args = parser.parse_args()
-    questions = [json.loads(line)["question"] for line in args.set.read_text(encoding="utf-8").splitlines() if line.strip()]
+    questions = [
+        json.loads(line)["question"]
+        for line in args.set.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
     home = Path(tempfile.mkdtemp(prefix="rag-bench-"))
     try:
         settings = Settings(home=home)
@@ -53,7 +57,9 @@ def main() -> None:
         shutil.rmtree(home, ignore_errors=True)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"corpus: {len(rag.chunks)} chunks from {rag.health()['documents']} documents")
-    print(f"index build (cold, embeds every chunk): {cold:.1f} s; load (warm, nothing to embed): {warm:.2f} s")
+    print(
+        f"index build (cold, embeds every chunk): {cold:.1f} s; load (warm, nothing to embed): {warm:.2f} s"
+    )
     for name, values in (("retrieve", retrieval), ("ask (retrieve + answer)", answer)):
         print(f"{name:24s} p50 {percentile(values, 50):6.1f} ms  p95 {percentile(values, 95):6.1f} ms  "
               f"mean {statistics.mean(values):6.1f} ms  n={len(values)}")  # fmt: skip

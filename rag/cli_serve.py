@@ -6,11 +6,17 @@ import click
 
 
 @click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--port", default=7860, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on."
+)
 def serve_command(host: str, port: int) -> None:
-    """Serve the Gradio chat at / and POST /ask (builds the index on first start)."""
+    """Serve the Gradio chat at / and POST /ask, GET /health, /docs (builds the index on first start)."""
     from rag.config import Settings
     from ui.server import serve
 
-    serve(Settings(), host, port)
+    try:
+        settings = Settings()
+    except Exception as exc:  # pydantic ValidationError: a bad RAG_* value
+        raise click.ClickException(f"bad setting in the environment: {exc}") from exc
+    serve(settings, host, port)

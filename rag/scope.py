@@ -129,7 +129,11 @@ def inherit_scope(question: str, previous_question: str | None) -> str:
         return prefix + question if prefix else question
     # only a new district and/or year: ask the previous question again with it
     rewritten = previous_question
-    if now.districts:
+    english = re.compile(r"\b(" + "|".join(map(re.escape, DISTRICTS_EN)) + r")\b(\s+district)?", re.I)
+    if now.districts and english.search(rewritten):  # an English question: swap the English name
+        name = next(en for en, zh in DISTRICTS_EN.items() if zh == now.districts[0] and "'" not in en)
+        rewritten = english.sub(f"{name.capitalize()} District", rewritten)
+    elif now.districts:
         rewritten = DISTRICT_RE.sub("", rewritten).replace("区区", "区")
         rewritten = now.districts[0] + rewritten.lstrip("区")
     if now.years:

@@ -1,8 +1,14 @@
-"""The HTTP API: `POST /ask`, `GET /health`; OpenAPI docs at `/docs`."""
+"""The HTTP API: `POST /ask`, `GET /health`; OpenAPI docs at `/docs`.
 
-from __future__ import annotations
+Errors are JSON `{"error": "..."}`: 422 for a bad request body (empty question, question too long, wrong
+types, `top_k` out of range), 401 for a missing or wrong bearer token when `RAG_API_TOKEN` is set.
+"""
 
+# No `from __future__ import annotations` here: FastAPI must see the local AskRequest class itself.
 import json
+import logging
+import secrets
+from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
@@ -15,59 +21,113 @@ from rag.config import Settings
 from rag.types import Answer
 
 MAX_TOP_K = 20
+log = logging.getLogger("rag.api")
 
 
-class AskRequest(BaseModel):
-    question: StrictStr = Field(description="The question, in Chinese or English.")
-    top_k: StrictInt | None = Field(default=None, ge=1, le=MAX_TOP_K, description="Sources to return (1-20).")
-    stream: StrictBool = Field(default=False, description="Stream server-sent events: `retrieved`, then `answer`.")
+def ask_request_model(max_question_chars: int) -> type[BaseModel]:
+    """The `/ask` body; the question's length limit (a setting) is part of the schema shown at /docs."""
 
-    @field_validator("question")
-    @classmethod
-    def not_blank(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("question is empty")
-        return v.strip()
+    class AskRequest(BaseModel):
+        question: StrictStr = Field(
+            max_length=max_question_chars,
+            description=f"The question, in Chinese or English (1 to {max_question_chars} characters).",
+            examples=["武昌2021年固定资产投资目标"],
+        )
+        top_k: StrictInt | None = Field(
+            default=None,
+            ge=1,
+            le=MAX_TOP_K,
+            description=f"Retrieved chunks to return (1-{MAX_TOP_K}); default: the setting.",
+        )
+        stream: StrictBool = Field(
+            default=False,
+            description="Answer as server-sent events: `retrieved` (the ranked chunks), `answer` (the Answer), `done`.",
+        )
+
+        @field_validator("question")
+        @classmethod
+        def not_blank(cls, v: str) -> str:
+            if not v.strip():
+                raise ValueError("question is empty")
+            return v.strip()
+
+    return AskRequest
 
 
 def create_app(rag, settings: Settings) -> FastAPI:
     app = FastAPI(
         title="Government work report QA",
-        description="Answers questions about Chinese government work reports, citing source paragraphs.",
+        description="Answers questions about Chinese government work reports, citing the source paragraphs.",
         version="0.1.0",
     )
-    bearer = HTTPBearer(auto_error=False)
+    AskRequest = ask_request_model(settings.max_question_chars)
+    bearer = HTTPBearer(auto_error=False, description="Required when the server has RAG_API_TOKEN set.")
 
-    def check_token(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
-        if settings.api_token and (credentials is None or credentials.credentials != settings.api_token):
-            raise HTTPException(status_code=401, detail="missing or wrong bearer token")
+    def check_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+        if not settings.api_token:
+            return
+        if credentials is None or not secrets.compare_digest(
+            credentials.credentials.encode(), settings.api_token.encode()
+        ):
+            raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors()]
+        problems = [f"{_where(e['loc'])}: {e['msg']}" for e in exc.errors()]
         return JSONResponse(status_code=422, content={"error": "; ".join(problems)})
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         return JSONResponse(status_code=exc.status_code, content={"error": exc.detail}, headers=exc.headers)
 
-    @app.post("/ask", response_model=Answer, dependencies=[Depends(check_token)])
-    async def ask(body: AskRequest):
-        if len(body.question) > settings.max_question_chars:
-            raise HTTPException(status_code=413, detail=f"question longer than {settings.max_question_chars} characters")
+    @app.post(
+        "/ask",
+        response_model=Answer,
+        dependencies=[Depends(check_token)],
+        responses={
+            200: {
+                "content": {"text/event-stream": {}},
+                "description": "The Answer, or with `stream` an event stream.",
+            },
+            401: {"description": "Missing or wrong bearer token."},
+            422: {"description": 'Invalid request: `{"error": "..."}`.'},
+        },
+    )
+    async def ask(body: AskRequest):  # type: ignore[valid-type]
+        """Answer a question with citations; `answerable` is false when the reports do not say."""
         if body.stream:
-            return StreamingResponse(_events(rag, body), media_type="text/event-stream")
-        return await run_in_threadpool(rag.ask, body.question, body.top_k)
+            return StreamingResponse(_events(rag, body.question, body.top_k), media_type="text/event-stream")
+        try:
+            return await run_in_threadpool(rag.ask, body.question, body.top_k)
+        except Exception as exc:
+            log.exception("ask failed")
+            return JSONResponse(status_code=500, content={"error": f"internal error: {exc}"})
 
     @app.get("/health")
     async def health() -> dict:
+        """Status and corpus counts (documents, chunks), the embedding model and the LLM if any."""
         return rag.health()
 
     return app
 
 
-async def _events(rag, body: AskRequest):
-    answer = await run_in_threadpool(rag.ask, body.question, body.top_k)
-    yield f"event: retrieved\ndata: {json.dumps([r.model_dump() for r in answer.retrieved], ensure_ascii=False)}\n\n"
-    yield f"event: answer\ndata: {answer.model_dump_json()}\n\n"
-    yield "event: done\ndata: {}\n\n"
+def _where(loc: tuple) -> str:
+    """('body', 'top_k') → 'top_k'; ('body',) → 'body'; ('query', 'x') → 'query.x'."""
+    parts = [str(p) for p in (loc[1:] if loc and loc[0] == "body" else loc)]
+    return ".".join(parts) or "body"
+
+
+def _sse(event: str, data: str) -> str:
+    return f"event: {event}\ndata: {data}\n\n"
+
+
+async def _events(rag, question: str, top_k: int | None):
+    try:
+        answer: Answer = await run_in_threadpool(rag.ask, question, top_k)
+    except Exception as exc:
+        log.exception("ask failed")
+        yield _sse("error", json.dumps({"error": f"internal error: {exc}"}, ensure_ascii=False))
+        return
+    yield _sse("retrieved", json.dumps([r.model_dump() for r in answer.retrieved], ensure_ascii=False))
+    yield _sse("answer", answer.model_dump_json())
+    yield _sse("done", "{}")

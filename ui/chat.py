@@ -1,72 +1,109 @@
 """The Gradio chat: answers with clickable [n] markers, a sources panel with the cited paragraphs
 (document, district, section path, line range, the supporting quote highlighted), example questions,
-follow-up scope inheritance, and upload of new reports. All document text is HTML-escaped."""
+follow-up scope inheritance, and upload of new reports.
+
+All report text is HTML-escaped before it reaches the page: HTML or script inside a report is shown as
+text, never run."""
 
 from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 
 import gradio as gr
 
+from ingest.readers import SUPPORTED_SUFFIXES
 from rag.scope import inherit_scope
 from rag.types import Answer
 
 EXAMPLES = [
     "武昌2021年固定资产投资目标",
+    "那江汉呢?",
     "江汉区2018年地区生产总值是多少",
     "青山区“四水共治”包括哪几个方面",
     "2017年青山区和武昌区的招商引资总额分别是多少",
     "What was Wuchang District's GDP growth in the first half of 2019?",
-    "武昌2022年固定资产投资目标",
+    "洪山区2019年固定资产投资目标",
 ]
+CITE_MARK = re.compile(r"\[(\d+)\]")
 CSS = """
-.src-card {border:1px solid #d0d7de; border-radius:8px; padding:10px 12px; margin:8px 0; background:#fafbfc}
+.src-card {border:1px solid #d0d7de; border-radius:8px; padding:10px 12px; margin:8px 0; background:#fafbfc;
+  scroll-margin-top:12px}
+.src-card:target {border-color:#e8590c; box-shadow:0 0 0 2px #ffd8a8}
 .src-head {font-weight:600; margin-bottom:4px}
 .src-meta {color:#57606a; font-size:0.85em; margin-bottom:6px}
-.src-text {white-space:pre-wrap; font-size:0.92em; line-height:1.5}
+.src-text {white-space:pre-wrap; font-size:0.92em; line-height:1.55; max-height:22em; overflow-y:auto}
 .src-text mark {background:#fff1a8; padding:0 1px}
 .notfound {color:#9a6700; font-weight:600}
+a.cite {text-decoration:none; font-weight:600; color:#0969da}
+.rewritten {color:#57606a; font-size:0.85em}
 """
 
 
-def answer_markdown(answer: Answer) -> str:
-    """The answer as chat markdown: escaped text, [n] turned into links to the source cards."""
-    text = html.escape(answer.answer)
-    text = re.sub(r"\[(\d+)\]", r"[[\1]](#src-\1)", text)
+def _escape_lines(text: str) -> str:
+    return html.escape(text).replace("\n", "<br>")
+
+
+def answer_html(answer: Answer) -> str:
+    """The answer for the chat: escaped text with each [n] a link to its source card.
+
+    One line of HTML (no blank lines), so the chat's Markdown renderer leaves it as it is."""
+    text = CITE_MARK.sub(r'<a class="cite" href="#src-\1">[\1]</a>', _escape_lines(answer.answer))
     if not answer.answerable:
-        text = f"**未找到 / Not found** — {text}"
+        text = f'<span class="notfound">未找到 / Not found</span> — {text}'
     if answer.note:
-        text += f"\n\n_{html.escape(answer.note)}_"
-    return text
+        text += f"<br><i>{_escape_lines(answer.note)}</i>"
+    return f'<div class="answer">{text}</div>'
 
 
-def _highlight(text: str, quote: str) -> str:
-    i = text.find(quote) if quote else -1
+def highlight(text: str, quote: str) -> str:
+    """`text` escaped, with `quote` (matched ignoring white space) wrapped in <mark>."""
+    i, j = (text.find(quote), text.find(quote) + len(quote)) if quote else (-1, -1)
+    if quote and i < 0:
+        loose = re.search(r"\s*".join(re.escape(ch) for ch in re.sub(r"\s+", "", quote)), text)
+        i, j = (loose.start(), loose.end()) if loose else (-1, -1)
     if i < 0:
         return html.escape(text)
-    return html.escape(text[:i]) + "<mark>" + html.escape(quote) + "</mark>" + html.escape(text[i + len(quote) :])
+    return f"{html.escape(text[:i])}<mark>{html.escape(text[i:j])}</mark>{html.escape(text[j:])}"
+
+
+def _card(anchor: str, head: str, chunk, body: str) -> str:
+    meta = " · ".join(
+        html.escape(part)
+        for part in (
+            chunk.district or "",
+            chunk.section,
+            f"{chunk.doc} 第{chunk.start_line}–{chunk.end_line}行",
+        )
+        if part
+    )
+    return (
+        f'<div class="src-card"{anchor}><div class="src-head">{head}</div>'
+        f'<div class="src-meta">{meta}</div><div class="src-text">{body}</div></div>'
+    )
 
 
 def sources_html(answer: Answer) -> str:
     """Source cards: the cited paragraphs, or for a not-found answer the closest passages."""
-    cards = []
     if answer.citations:
-        for c in answer.citations:
-            meta = f"{html.escape(c.district or '')} · {html.escape(c.section)} · {html.escape(c.doc)} 第{c.start_line}–{c.end_line}行"
-            cards.append(
-                f'<div class="src-card" id="src-{c.n}"><div class="src-head">[{c.n}] {html.escape(c.title)}</div>'
-                f'<div class="src-meta">{meta}</div><div class="src-text">{_highlight(c.text, c.quote)}</div></div>'
-            )
-        return "".join(cards)
-    head = '<div class="notfound">报告中未找到答案。最接近的段落 / closest passages:</div>'
-    for r in answer.retrieved[:3]:
-        meta = f"{html.escape(r.district or '')} · {html.escape(r.section)} · {html.escape(r.doc)} 第{r.start_line}–{r.end_line}行"
-        cards.append(
-            f'<div class="src-card"><div class="src-head">{html.escape(r.title)}</div><div class="src-meta">{meta}</div>'
-            f'<div class="src-text">{html.escape(r.text)}</div></div>'
+        return "".join(
+            _card(f' id="src-{c.n}"', f"[{c.n}] {html.escape(c.title)}", c, highlight(c.text, c.quote))
+            for c in answer.citations
         )
+    head = '<div class="notfound">报告中未找到答案。最接近的段落 / Closest passages:</div>'
+    cards = (
+        _card("", f"{html.escape(r.title)} <small>(score {r.score:.2f})</small>", r, html.escape(r.text))
+        for r in answer.retrieved[:3]
+    )
     return head + "".join(cards)
+
+
+def _user_turn(message: str, question: str) -> str:
+    shown = _escape_lines(message)
+    if question != message:
+        shown += f'<br><span class="rewritten">按上文理解为 / understood as: {html.escape(question)}</span>'
+    return f"<div>{shown}</div>"
 
 
 def build_chat(rag, settings) -> gr.Blocks:
@@ -75,51 +112,77 @@ def build_chat(rag, settings) -> gr.Blocks:
         if not message:
             return history, gr.update(), previous, ""
         if len(message) > settings.max_question_chars:
-            history = history + [
-                {"role": "user", "content": html.escape(message[:80]) + "…"},
-                {"role": "assistant", "content": f"问题太长(最多 {settings.max_question_chars} 字)。"},
-            ]
-            return history, gr.update(), previous, ""
+            reply = f"问题太长(最多 {settings.max_question_chars} 字)/ Question longer than {settings.max_question_chars} characters."
+            turn = [{"role": "user", "content": _user_turn(message[:80] + "…", message[:80] + "…")}]
+            return history + turn + [{"role": "assistant", "content": reply}], gr.update(), previous, ""
         question = inherit_scope(message, previous)
-        answer = rag.ask(question)
-        shown = html.escape(message) + (f"  \n_(按上文理解为:{html.escape(question)})_" if question != message else "")
-        history = history + [{"role": "user", "content": shown}, {"role": "assistant", "content": answer_markdown(answer)}]
-        return history, sources_html(answer), question, ""
+        try:
+            answer = rag.ask(question)
+        except Exception as exc:  # keep the chat usable; the log has the traceback
+            gr.Warning(f"error: {exc}")
+            return history, gr.update(), previous, message
+        turn = [{"role": "user", "content": _user_turn(message, question)}]
+        turn.append({"role": "assistant", "content": answer_html(answer)})
+        return history + turn, sources_html(answer), question, ""
 
-    def upload(files, progress=gr.Progress()):
-        if not files:
-            return "没有选择文件 / no file chosen"
-        progress(0.1, desc="ingesting")
-        paths = [f if isinstance(f, str) else f.name for f in files]
-        report = rag.add_files(paths)
-        progress(1.0, desc="done")
-        names = {p.rsplit("/", 1)[-1] for p in paths}
-        added = [d for d in report.documents if d.doc in names]
-        lines = [f"✔ {d.doc}: {d.district or '?'} {d.report_year or ''} · {d.chunks} chunks" for d in added]
-        lines += [f"✘ {reason}" for name, reason in report.skipped if name in names]
-        lines.append(f"index: {len(report.documents)} documents, {len(report.chunks)} chunks")
-        return "\n".join(lines)
+    def _index_line() -> str:
+        h = rag.health()
+        return f"索引 Index: {h['documents']} documents, {h['chunks']} chunks"
+
+    def upload(files, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's way to ask for progress)
+        paths = [Path(f if isinstance(f, str) else f.name) for f in files or []]
+        if not paths:
+            return "没有选择文件 / No file chosen.", _index_line()
+        lines = [
+            f"✘ {p.name}: unsupported file type" for p in paths if p.suffix.lower() not in SUPPORTED_SUFFIXES
+        ]
+        readable = [p for p in paths if p.suffix.lower() in SUPPORTED_SUFFIXES]
+        if readable:
+            progress(0, desc="ingesting")
+            try:
+                report = rag.add_files(readable, progress=True)
+            except Exception as exc:  # the previous index stays in place
+                return "\n".join(lines + [f"✘ ingest failed: {exc} (the index is unchanged)"]), _index_line()
+            names = {p.name for p in readable}
+            lines += [
+                f"✔ {d.doc}: {d.district or '?'} {d.report_year or ''} · {d.chunks} chunks · {d.title[:40]}"
+                for d in report.documents
+                if d.doc in names
+            ]
+            lines += [f"✘ {reason}" for name, reason in report.skipped if Path(name).name in names]
+        return "\n".join(lines), _index_line()
 
     with gr.Blocks(title="政府工作报告问答") as demo:
-        gr.Markdown("## 政府工作报告问答 · Government work report QA\n每个回答都引用报告原文段落;报告中没有的内容会如实说明未找到。")
+        gr.Markdown(
+            "## 政府工作报告问答 · Government work report QA\n"
+            "每个回答都引用报告原文段落;报告中没有的内容会如实说明未找到。追问(如“那江汉呢?”)沿用上一问的区和年份。"
+        )
         previous = gr.State(None)
         with gr.Row():
             with gr.Column(scale=3):
-                chatbot = gr.Chatbot(label="对话", height=460, elem_id="chat")
-                box = gr.Textbox(placeholder="例如:武昌2021年固定资产投资目标", show_label=False, elem_id="question")
+                chatbot = gr.Chatbot(label="对话 Chat", height=460, elem_id="chat", latex_delimiters=[])
+                box = gr.Textbox(
+                    placeholder="例如:武昌2021年固定资产投资目标", show_label=False, elem_id="question"
+                )
                 with gr.Row():
                     send = gr.Button("提问 Ask", variant="primary", elem_id="ask")
-                    clear = gr.Button("新对话 New chat")
-                gr.Examples(EXAMPLES, inputs=box, label="示例问题 Examples")
+                    clear = gr.Button("新对话 New chat", elem_id="new-chat")
+                examples = gr.Examples(EXAMPLES, inputs=box, label="示例问题 Examples (click to ask)")
             with gr.Column(scale=2):
                 gr.Markdown("### 来源 Sources")
                 sources = gr.HTML('<div class="src-meta">引用的段落会显示在这里。</div>', elem_id="sources")
         with gr.Accordion("上传报告 Upload reports (txt, html, pdf, docx)", open=False):
-            files = gr.File(file_count="multiple", file_types=[".txt", ".html", ".htm", ".pdf", ".docx"])
-            status = gr.Textbox(label="状态 Status", lines=4, interactive=False)
-            gr.Button("导入 Ingest").click(upload, files, status)
-        send.click(respond, [box, chatbot, previous], [chatbot, sources, previous, box])
-        box.submit(respond, [box, chatbot, previous], [chatbot, sources, previous, box])
+            files = gr.File(file_count="multiple", file_types=sorted(SUPPORTED_SUFFIXES), elem_id="upload")
+            ingest = gr.Button("导入 Ingest", elem_id="ingest")
+            status = gr.Textbox(label="状态 Status", lines=4, interactive=False, elem_id="upload-status")
+            index_line = gr.Markdown()
+        ask_io = ([box, chatbot, previous], [chatbot, sources, previous, box])
+        send.click(respond, *ask_io)
+        box.submit(respond, *ask_io)
+        examples.load_input_event.then(respond, *ask_io)
+        ingest.click(upload, files, [status, index_line])
         clear.click(lambda: ([], "", None), None, [chatbot, sources, previous])
+        demo.load(_index_line, None, index_line)
+    demo.queue(default_concurrency_limit=4)  # the pipeline is thread-safe; answers take ~0.1 s
     demo.css = CSS
     return demo

@@ -1,0 +1,181 @@
+"""`/ask` and `/health` in-process (FastAPI TestClient) over the real pipeline on the seeds."""
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from fastapi.testclient import TestClient
+
+from rag.config import Settings
+from ui.api import create_app
+from ui.chat import answer_html, highlight, sources_html
+
+QUESTION = "武昌2021年固定资产投资目标"
+
+
+@pytest.fixture(scope="module")
+def client(seed_rag):
+    return TestClient(create_app(seed_rag, Settings(home=seed_rag.settings.home)))
+
+
+def test_ask_contract(client):
+    r = client.post("/ask", json={"question": QUESTION})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["answerable"] is True and "300亿元" in body["answer"]
+    c = body["citations"][0]
+    assert set(c) >= {"n", "doc", "title", "district", "section", "start_line", "end_line", "text", "quote"}
+    assert (
+        c["doc"] == "001_61e2f93ad6a7b961.txt"
+        and c["quote"] in c["text"]
+        and c["start_line"] <= 89 <= c["end_line"]
+    )
+    ranks = [x["rank"] for x in body["retrieved"][:5]]
+    assert ranks == sorted(ranks) and len(body["retrieved"]) >= 5
+    assert body["latency_ms"] > 0
+
+
+def test_top_k_and_refusal(client):
+    body = client.post("/ask", json={"question": "洪山区2019年固定资产投资目标", "top_k": 3}).json()
+    assert body["answerable"] is False and "未找到" in body["answer"] and body["citations"] == []
+    assert len(body["retrieved"]) == 3
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"question": ""}, {"question": "   "}, {"question": 5}, {}, {"question": QUESTION, "top_k": 0},
+     {"question": QUESTION, "top_k": 999}, {"question": QUESTION, "top_k": "3"}, {"question": QUESTION, "stream": "yes"}],
+)  # fmt: skip
+def test_validation_errors_are_json_4xx(client, payload):
+    r = client.post("/ask", json=payload)
+    assert r.status_code == 422 and "error" in r.json()
+
+
+def test_too_long_question(client):
+    r = client.post("/ask", json={"question": "武" * 501})
+    assert r.status_code == 422 and "500 characters" in r.json()["error"]
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["AskRequest"]
+    assert schema["properties"]["question"]["maxLength"] == 500  # the documented limit
+
+
+def test_errors_name_the_problem(client):
+    assert "question is empty" in client.post("/ask", json={"question": " \n"}).json()["error"]
+    assert "top_k" in client.post("/ask", json={"question": QUESTION, "top_k": 0}).json()["error"]
+    r = client.post("/ask", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "JSON" in r.json()["error"]
+
+
+def test_bearer_token(seed_rag):
+    app = create_app(seed_rag, Settings(home=seed_rag.settings.home, api_token="s3cret"))
+    c = TestClient(app)
+    denied = c.post("/ask", json={"question": QUESTION})
+    assert denied.status_code == 401 and denied.json() == {"error": "missing or wrong bearer token"}
+    assert denied.headers["www-authenticate"] == "Bearer"
+    assert (
+        c.post("/ask", json={"question": QUESTION}, headers={"Authorization": "Bearer nope"}).status_code
+        == 401
+    )
+    assert (
+        c.post("/ask", json={"question": QUESTION}, headers={"Authorization": "Bearer s3cret"}).status_code
+        == 200
+    )
+    assert c.get("/health").status_code == 200
+
+
+def test_streaming_sse(client):
+    with client.stream("POST", "/ask", json={"question": QUESTION, "stream": True}) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        text = "".join(r.iter_text())
+    events = {}
+    for block in text.strip().split("\n\n"):
+        name = block.split("\n")[0].removeprefix("event: ")
+        events[name] = json.loads(block.split("\n", 1)[1].removeprefix("data: "))
+    assert list(events) == ["retrieved", "answer", "done"]
+    assert "300亿元" in events["answer"]["answer"]
+
+
+def test_health_and_docs(client):
+    h = client.get("/health").json()
+    assert h["status"] == "ok" and h["documents"] == 5 and h["chunks"] > 100
+    assert client.get("/docs").status_code == 200
+    assert "/ask" in client.get("/openapi.json").json()["paths"]
+
+
+def test_twenty_concurrent_clients(client):
+    questions = [
+        QUESTION,
+        "江汉区2018年地区生产总值是多少",
+        "青山区2017年新增就业多少人",
+        "武昌2022年固定资产投资目标",
+    ] * 5
+    expected = ["300亿元", "1255亿元", "11200人", None]
+    with ThreadPoolExecutor(20) as pool:
+        results = list(pool.map(lambda q: client.post("/ask", json={"question": q}), questions))
+    for i, r in enumerate(results):
+        assert r.status_code == 200
+        want = expected[i % 4]
+        body = r.json()
+        assert (want in body["answer"]) if want else not body["answerable"]
+
+
+def test_document_html_is_escaped(seed_rag, tmp_path):
+    report = tmp_path / "evil_report.txt"
+    report.write_text(
+        "2019年武汉市汉阳区政府工作报告\n\n2018年工作回顾\n\n汉阳区2018年完成固定资产投资<script>alert(1)</script>520亿元,增长9%。\n",
+        encoding="utf-8",
+    )
+    seed_rag.add_files([report])
+    try:
+        answer = seed_rag.ask("汉阳区2018年固定资产投资完成多少")
+        assert answer.answerable and "520亿元" in answer.answer
+        page = sources_html(answer) + answer_html(answer)
+        assert "<script>" not in page and "&lt;script&gt;" in page
+    finally:
+        (seed_rag.uploads_dir / report.name).unlink()
+        seed_rag.add_files([])
+    assert seed_rag.health()["documents"] == 5
+
+
+def test_bad_upload_keeps_index_usable(seed_rag, tmp_path):
+    bad = tmp_path / "broken.pdf"
+    bad.write_bytes(b"%PDF-1.4 not really")
+    report = seed_rag.add_files([bad])
+    assert any("broken.pdf" in reason for _, reason in report.skipped)
+    assert not (seed_rag.uploads_dir / "broken.pdf").exists()
+    assert "300亿元" in seed_rag.ask(QUESTION).answer
+
+
+def test_answer_html_links_markers_to_source_cards(client):
+    from rag.types import Answer
+
+    answer = Answer.model_validate(client.post("/ask", json={"question": QUESTION}).json())
+    chat, cards = answer_html(answer), sources_html(answer)
+    assert '<a class="cite" href="#src-1">[1]</a>' in chat and 'id="src-1"' in cards
+    assert "<mark>" in cards and "001_61e2f93ad6a7b961.txt" in cards and "2021年主要工作" in cards
+
+
+def test_not_found_shows_closest_passages(client):
+    from rag.types import Answer
+
+    answer = Answer.model_validate(
+        client.post("/ask", json={"question": "洪山区2019年固定资产投资目标"}).json()
+    )
+    assert "Not found" in answer_html(answer)
+    assert "Closest passages" in sources_html(answer) and sources_html(answer).count('class="src-card"') == 3
+
+
+def test_follow_up_inherits_scope(seed_rag):
+    from rag.scope import inherit_scope
+
+    assert inherit_scope("那江汉呢?", QUESTION) == "江汉区2021年固定资产投资目标"
+    answer = seed_rag.ask(inherit_scope("那青山呢?", "江汉区2018年地区生产总值是多少"))
+    assert answer.citations and all(c.district == "青山区" for c in answer.citations)
+
+
+def test_highlight_escapes_and_marks_the_quote():
+    text = "完成投资<b>300亿元</b>,\n增长 10%。"
+    assert (
+        highlight(text, "300亿元</b>,增长10%")
+        == "完成投资&lt;b&gt;<mark>300亿元&lt;/b&gt;,\n增长 10%</mark>。"
+    )
+    assert highlight(text, "不在文中") == "完成投资&lt;b&gt;300亿元&lt;/b&gt;,\n增长 10%。"
