@@ -56,6 +56,7 @@ def key_terms(question: str, scope: Scope) -> dict[str, float]:
             or any(t in d for d in scope.districts)
             or re.fullmatch(r"[\d.%]+", t)
             or t in GENERIC
+            or any(t in g and g in question for g in GENERIC)  # "上半" of "上半年"
             or len(t) < 2
         ):
             continue

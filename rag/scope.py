@@ -45,7 +45,7 @@ PLAN_CUES = re.compile(
     r"目标|计划|预期|预计(?!全年)|安排|打算|力争|将要|任务|\btarget|\bplan|\bgoal|\bexpected\b|\bwill\b", re.I
 )
 RESULT_CUES = re.compile(
-    r"实际|完成情况|实现了?|取得|达到|成效|已经|\bdid\b|\bwas\b|\bwere\b|\bhad\b|\bachiev", re.I
+    r"实际|完成情况|进展|实现了?|取得|达到|成效|已经|\bdid\b|\bwas\b|\bwere\b|\bhad\b|\bachiev", re.I
 )
 YEAR_RE = re.compile(r"(?<!\d)(20\d{2})(?!\d)")
 HALF_YEAR = re.compile(r"上半年|first half", re.I)
