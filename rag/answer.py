@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ingest.clean import clean_text
 from ingest.metadata import DISTRICTS
@@ -66,8 +67,9 @@ def key_terms(question: str, scope: Scope) -> dict[str, float]:
     return terms
 
 
-def _bigrams(text: str) -> set[str]:
-    return {text[i : i + 2] for i in range(len(text) - 1)}
+@lru_cache(maxsize=50_000)
+def _bigrams(text: str) -> frozenset[str]:
+    return frozenset(text[i : i + 2] for i in range(len(text) - 1))
 
 
 def _coverage(text: str, terms: dict[str, float]) -> float:
