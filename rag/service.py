@@ -47,7 +47,7 @@ class RAG:
     def open(cls, settings: Settings, progress: bool = False) -> RAG:
         from rag.embed import get_embed_model
 
-        embed_model = get_embed_model(settings.embed_model)
+        embed_model = get_embed_model(settings.embed_model, settings.embed_threads)
         return cls(settings, embed_model, cls._build(settings, embed_model, progress))
 
     @property
