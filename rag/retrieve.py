@@ -5,6 +5,7 @@ Scoring, per chunk (every signal in 0..1, kept in `ScoredChunk.signals` for expl
     fused = W_LEXICAL * bm25 / max(bm25) + W_DENSE * (cos - median) / (max - median)
           + W_INTENT * [chunk kind matches the question's plan/result intent]
           + W_HEADING * share of query terms found in the section path
+then the top RERANK_DEPTH get W_SENTENCE * the score of their best sentence (rag.answer's sentence scoring).
 Chunks in the question's scope (district and year/plan period, see `rag.scope.chunk_in_scope`) rank before
 all others; out-of-scope chunks are returned only to name the closest existing passages.
 An optional cross-encoder (RAG_CROSS_ENCODER) re-orders the in-scope head.
@@ -69,11 +70,10 @@ class Retriever:
             fused = fused + extra
         order = sorted(range(len(self.chunks)), key=lambda i: (not in_scope[i], -fused[i]))
         if mode == "hybrid":
-            fused, order = self._sentence_rerank(question, scope, fused, order)
-        if mode == "hybrid":
+            fused, order = self._sentence_rerank(question, scope, fused, order, in_scope)
             order = self._diversify(order, scope, fused, in_scope)
-        if mode == "hybrid" and self._cross_encoder is not None:
-            order = self._rerank(query, order, in_scope)
+            if self._cross_encoder is not None:
+                order = self._rerank(query, order, in_scope)
         return [
             ScoredChunk(
                 chunk=self.chunks[i],
@@ -98,7 +98,9 @@ class Retriever:
                 out[i] += W_HEADING * sum(t in c.section for t in terms) / len(terms)
         return out
 
-    def _sentence_rerank(self, question: str, scope: Scope, fused: np.ndarray, order: list[int]):
+    def _sentence_rerank(
+        self, question: str, scope: Scope, fused: np.ndarray, order: list[int], in_scope: np.ndarray
+    ):
         """Re-score the head by its best sentence, as the answerer would judge it (key-term coverage,
         a number with the asked unit, plan/result cues): a chunk is worth what its best evidence is worth."""
         from rag.answer import best_sentence_score, key_terms
@@ -108,13 +110,7 @@ class Retriever:
         head = order[:RERANK_DEPTH]
         for i in head:
             fused[i] += W_SENTENCE * best_sentence_score(question, scope, self.chunks[i], terms)
-        in_scope_first = {i: n for n, i in enumerate(order)}
-        head.sort(
-            key=lambda i: (
-                in_scope_first[i] >= len(order) or not chunk_in_scope(self.chunks[i], scope),
-                -fused[i],
-            )
-        )
+        head.sort(key=lambda i: (not in_scope[i], -fused[i]))
         return fused, head + order[RERANK_DEPTH:]
 
     def _diversify(
