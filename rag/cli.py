@@ -40,8 +40,8 @@ def ingest(paths: tuple[Path, ...]) -> None:
 
     settings = _settings()
     started = time.perf_counter()
-    targets = list(paths) or [settings.corpus] + [p for p in [settings.home / "uploads"] if p.exists()]
-    report = ingest_paths(targets, settings.home / "chunks.jsonl", settings.chunk_max_chars, progress=True)
+    targets = list(paths) or settings.corpus_paths
+    report = ingest_paths(targets, settings.chunk_store, settings.chunk_max_chars, progress=True)
     if report.chunks:
         from rag.embed import get_embed_model
         from rag.index import build_or_update
@@ -65,7 +65,7 @@ def chunks(as_json: bool) -> None:
     from ingest.pipeline import chunk_json, load_store
 
     settings = _settings()
-    store = load_store(settings.home / "chunks.jsonl")
+    store = load_store(settings.chunk_store)
     if not store:
         raise click.ClickException(f"no chunks at {settings.home}; run `rag ingest` first")
     for c in store:

@@ -57,6 +57,19 @@ class Settings(BaseSettings):
         return self.home / "index"
 
     @property
+    def chunk_store(self) -> Path:
+        return self.home / "chunks.jsonl"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.home / "uploads"
+
+    @property
+    def corpus_paths(self) -> list[Path]:
+        """What is served: the corpus folder and the files uploaded into RAG_HOME."""
+        return [self.corpus] + ([self.uploads_dir] if self.uploads_dir.exists() else [])
+
+    @property
     def llm_enabled(self) -> bool:
         return bool(self.llm_base_url and self.llm_model)
 

@@ -52,7 +52,7 @@ class RAG:
 
     @property
     def uploads_dir(self) -> Path:
-        return self.settings.home / "uploads"
+        return self.settings.uploads_dir
 
     @property
     def chunks(self):
@@ -64,15 +64,10 @@ class RAG:
 
     @staticmethod
     def _build(settings: Settings, embed_model, progress: bool) -> _Snapshot:
-        from rag.embed import embed_model_id
         from rag.index import build_or_update
 
-        paths = [settings.corpus] + (
-            [settings.home / "uploads"] if (settings.home / "uploads").exists() else []
-        )
-        report = ingest_paths(paths, settings.home / "chunks.jsonl", settings.chunk_max_chars, progress)
+        report = ingest_paths(settings.corpus_paths, settings.chunk_store, settings.chunk_max_chars, progress)
         index = build_or_update(report.chunks, embed_model, settings.index_dir, progress=progress)
-        assert index.embed_model_id == embed_model_id(embed_model)
         matrix = np.stack([index.vector(c.id) for c in report.chunks]) if report.chunks else np.zeros((0, 1))
 
         def dense_scores(query: str) -> np.ndarray:
@@ -97,13 +92,13 @@ class RAG:
             from rag.llm import llm_answer
 
             answer = llm_answer(question, retrieved, self.settings, answer)
-        shown_ids = {c.id for c in answer.retrieved[:top_k]}
+        # the top_k sources, plus any cited chunk ranked below them
         cited = [
             r
             for r in answer.retrieved[top_k:]
             if any(c.doc == r.doc and c.start_line == r.start_line for c in answer.citations)
         ]
-        answer.retrieved = [r for r in answer.retrieved if r.id in shown_ids] + cited
+        answer.retrieved = answer.retrieved[:top_k] + cited
         answer.latency_ms = round((time.perf_counter() - started) * 1000, 1)
         return answer
 
