@@ -48,9 +48,18 @@ class Settings(BaseSettings):
         default=3000, description="Token budget (tiktoken cl100k) for the LLM context."
     )
     api_token: str | None = Field(
-        default=None, description="When set, POST /ask requires 'Authorization: Bearer <token>'."
+        default=None,
+        description="When set, every route but /health requires it: 'Authorization: Bearer <token>' or the "
+        "cookie set by the login page.",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins (e.g. https://example.org) allowed to call the API from a browser; none by default.",
     )
     max_question_chars: int = Field(default=500, description="Longest question accepted.")
+    max_upload_bytes: int = Field(
+        default=20_000_000, ge=1, description="Largest report file accepted by an upload (bytes)."
+    )
 
     @property
     def index_dir(self) -> Path:
@@ -63,6 +72,11 @@ class Settings(BaseSettings):
     @property
     def uploads_dir(self) -> Path:
         return self.home / "uploads"
+
+    @property
+    def gradio_temp_dir(self) -> Path:
+        """Where Gradio keeps uploaded files until they are ingested."""
+        return self.home / "tmp" / "gradio"
 
     @property
     def corpus_paths(self) -> list[Path]:

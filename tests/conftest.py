@@ -1,5 +1,6 @@
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,57 @@ def seed_rag(tmp_path_factory):
 
     home = tmp_path_factory.mktemp("rag-home")
     return RAG.open(Settings(home=home, corpus=SEEDS))
+
+
+DATA = ROOT / "tests" / "data"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_server(home: Path, corpus: Path, env: dict | None = None, timeout: float = 280):
+    """`rag serve` as a real process on a free loopback port, RAG_HOME=`home`, RAG_CORPUS=`corpus`;
+    yields its base URL and stops it at the end."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    log = home / "serve.log"
+    port = free_port()
+    full_env = {**os.environ, "RAG_HOME": str(home), "RAG_CORPUS": str(corpus), "HF_HUB_OFFLINE": "1"}
+    full_env.pop("RAG_API_TOKEN", None)
+    full_env.update(env or {})
+    home.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rag", "serve", "--port", str(port)],
+            env=full_env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=out,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + timeout
+    try:
+        while True:
+            assert proc.poll() is None, f"rag serve exited:\n{log.read_text()}"
+            assert time.time() < deadline, f"rag serve not up in {timeout} s:\n{log.read_text()}"
+            if "ready: " in log.read_text():
+                break
+            time.sleep(0.5)
+        assert httpx.get(f"{url}/health", timeout=10).json()["status"] == "ok"
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()

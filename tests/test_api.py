@@ -69,7 +69,7 @@ def test_bearer_token(seed_rag):
     app = create_app(seed_rag, Settings(home=seed_rag.settings.home, api_token="s3cret"))
     c = TestClient(app)
     denied = c.post("/ask", json={"question": QUESTION})
-    assert denied.status_code == 401 and denied.json() == {"error": "missing or wrong bearer token"}
+    assert denied.status_code == 401 and "wrong token" in denied.json()["error"]
     assert denied.headers["www-authenticate"] == "Bearer"
     assert (
         c.post("/ask", json={"question": QUESTION}, headers={"Authorization": "Bearer nope"}).status_code

@@ -1,24 +1,25 @@
 """The HTTP API: `POST /ask`, `GET /health`; OpenAPI docs at `/docs`.
 
 Errors are JSON `{"error": "..."}`: 422 for a bad request body (empty question, question too long, wrong
-types, `top_k` out of range), 401 for a missing or wrong bearer token when `RAG_API_TOKEN` is set.
+types, `top_k` out of range), 401 for a missing or wrong token when `RAG_API_TOKEN` is set (checked for every
+route by `ui.auth.TokenGate`, see there). Cross-origin requests are refused unless `RAG_CORS_ORIGINS` lists
+the origin.
 """
 
 # No `from __future__ import annotations` here: FastAPI must see the local AskRequest class itself.
 import json
 import logging
-import secrets
-from typing import Annotated
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, StreamingResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, StrictBool, StrictInt, StrictStr, field_validator
 
 from rag.config import Settings
 from rag.types import Answer
+from ui.auth import TokenGate
 
 MAX_TOP_K = 20
 log = logging.getLogger("rag.api")
@@ -61,15 +62,14 @@ def create_app(rag, settings: Settings) -> FastAPI:
         version="0.1.0",
     )
     AskRequest = ask_request_model(settings.max_question_chars)
-    bearer = HTTPBearer(auto_error=False, description="Required when the server has RAG_API_TOKEN set.")
-
-    def check_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
-        if not settings.api_token:
-            return
-        if credentials is None or not secrets.compare_digest(
-            credentials.credentials.encode(), settings.api_token.encode()
-        ):
-            raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+    app.add_middleware(TokenGate, token=settings.api_token)
+    # A CORSMiddleware of ours also switches off Gradio's own, which echoes any localhost origin.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=["Authorization", "Content-Type"],
+    )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -83,13 +83,12 @@ def create_app(rag, settings: Settings) -> FastAPI:
     @app.post(
         "/ask",
         response_model=Answer,
-        dependencies=[Depends(check_token)],
         responses={
             200: {
                 "content": {"text/event-stream": {}},
                 "description": "The Answer, or with `stream` an event stream.",
             },
-            401: {"description": "Missing or wrong bearer token."},
+            401: {"description": "Missing or wrong token (when RAG_API_TOKEN is set)."},
             422: {"description": 'Invalid request: `{"error": "..."}`.'},
         },
     )

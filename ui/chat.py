@@ -106,6 +106,17 @@ def _user_turn(message: str, question: str) -> str:
     return f"<div>{shown}</div>"
 
 
+def received_by_gradio(path: Path, upload_dir: Path) -> bool:
+    """Whether `path` is a regular file that Gradio's upload route stored in `upload_dir` (no link, no file
+    elsewhere on the server named by a forged request)."""
+    try:
+        resolved = Path(path).resolve(strict=True)
+        root = Path(upload_dir).resolve(strict=True)
+    except (OSError, RuntimeError):
+        return False
+    return resolved.is_relative_to(root) and resolved.is_file() and not Path(path).is_symlink()
+
+
 def build_chat(rag, settings) -> gr.Blocks:
     def respond(message: str, history: list, previous: str | None):
         message = (message or "").strip()
@@ -133,6 +144,11 @@ def build_chat(rag, settings) -> gr.Blocks:
         paths = [Path(f if isinstance(f, str) else f.name) for f in files or []]
         if not paths:
             return "没有选择文件 / No file chosen.", _index_line()
+        if not all(received_by_gradio(p, settings.gradio_temp_dir) for p in paths):
+            return (
+                "✘ 只能导入通过本页面上传的文件 / Only files uploaded through this page can be ingested.",
+                _index_line(),
+            )
         lines = [
             f"✘ {p.name}: unsupported file type" for p in paths if p.suffix.lower() not in SUPPORTED_SUFFIXES
         ]
@@ -152,7 +168,8 @@ def build_chat(rag, settings) -> gr.Blocks:
             lines += [f"✘ {reason}" for name, reason in report.skipped if Path(name).name in names]
         return "\n".join(lines), _index_line()
 
-    with gr.Blocks(title="政府工作报告问答") as demo:
+    # Gradio's uploads are deleted an hour after they arrive (checked every 30 minutes).
+    with gr.Blocks(title="政府工作报告问答", delete_cache=(1800, 3600)) as demo:
         gr.Markdown(
             "## 政府工作报告问答 · Government work report QA\n"
             "每个回答都引用报告原文段落;报告中没有的内容会如实说明未找到。追问(如“那江汉呢?”)沿用上一问的区和年份。"

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from rag.config import Settings
 
 
 def create_server(rag, settings: Settings):
-    """The FastAPI app with the chat mounted at `/` (routes added before mounting take precedence)."""
+    """The FastAPI app with the chat mounted at `/` (routes added before mounting take precedence).
+
+    Gradio keeps uploads in its own folder (GRADIO_TEMP_DIR, here under RAG_HOME). `mount_gradio_app` never
+    marks the Blocks as launched, and Gradio skips its check that a file named in a request was uploaded by
+    a user unless they are: without `has_launched`, a forged `FileData` path makes Gradio copy any server file
+    into its cache. So the Blocks are marked launched here, and the upload handler checks paths itself too."""
+    os.environ["GRADIO_TEMP_DIR"] = str(settings.gradio_temp_dir)
     import gradio as gr
 
     from ui.api import create_app
     from ui.chat import CSS, build_chat
 
     app = create_app(rag, settings)
-    return gr.mount_gradio_app(app, build_chat(rag, settings), path="/", css=CSS)
+    demo = build_chat(rag, settings)
+    app = gr.mount_gradio_app(app, demo, path="/", css=CSS, max_file_size=settings.max_upload_bytes)
+    demo.has_launched = True
+    return app
 
 
 def serve(settings: Settings, host: str, port: int) -> None:
@@ -35,7 +45,9 @@ def serve(settings: Settings, host: str, port: int) -> None:
         flush=True,
     )
     if settings.api_token:
-        print("POST /ask requires 'Authorization: Bearer <RAG_API_TOKEN>'", flush=True)
+        print(
+            "every route but /health requires RAG_API_TOKEN (Bearer header, or sign in at /login)", flush=True
+        )
 
     class Server(uvicorn.Server):
         async def startup(self, sockets=None) -> None:
