@@ -7,7 +7,8 @@ from pathlib import Path
 
 from ingest.pipeline import find_files
 from ingest.readers import UnreadableDocument, read_lines
-from rag.types import Chunk, ScoredChunk
+from ingest.types import Chunk
+from rag.types import ScoredChunk
 
 
 class NaiveLlamaIndex:
@@ -34,7 +35,7 @@ class NaiveLlamaIndex:
             full = self._texts[doc]
             start = node.start_char_idx if node.start_char_idx is not None else max(full.find(text), 0)
             first = full.count("\n", 0, start) + 1
-            chunk = Chunk(id=Chunk.make_id(doc, text), doc=doc, title=doc, district=None, report_year=None, section="",
+            chunk = Chunk(id=Chunk.make_id(doc, text), doc=doc, title=doc, place=None, report_year=None, section="",
                           section_year=None, kind="other", start_line=first, end_line=first + text.count("\n"),
                           text=text, clean=text)  # fmt: skip
             out.append(ScoredChunk(chunk=chunk, score=float(hit.score or 0.0)))

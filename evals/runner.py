@@ -32,8 +32,8 @@ from evals.metrics import (
     load_thresholds,
     summarize,
 )
+from ingest.text import claimed_numbers, number_grounded
 from rag.types import Answer
-from rag.verify import extract_numbers, number_grounded
 
 THRESHOLDS = Path(__file__).with_name("thresholds.toml")
 RANK_DEPTH = 10
@@ -65,7 +65,7 @@ class EvalResult:
 
 
 def score_item(item: EvalItem, answer: Answer, ranked: list[tuple[str, str]]) -> ItemScore:
-    numbers = extract_numbers(answer.answer) if answer.answerable else []
+    numbers = claimed_numbers(answer.answer) if answer.answerable else []
     cited = [c.text for c in answer.citations]
     return ItemScore(
         id=item.id,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ingest.clean import clean_text, is_boilerplate, normalize, spam_phrases
+from ingest.clean import is_boilerplate, spam_phrases
 from ingest.metadata import (
     dominant_year,
     find_district,
@@ -22,7 +22,8 @@ from ingest.metadata import (
     section_kind,
 )
 from ingest.sections import Block, Paragraph, group_sections
-from rag.types import Chunk
+from ingest.text import clean_text, normalize
+from ingest.types import Chunk
 
 MIN_CHARS = 120  # a chunk smaller than this takes in its neighbours (same top-level section)
 SENTENCE = re.compile(r".+?(?:[。;\uff1b!?\uff01\uff1f]+[”」’)]?|$)", re.S)
@@ -35,7 +36,7 @@ LEAD_CHARS = 20  # lines at the top where a publication date is looked for
 class DocumentChunks:
     doc: str
     title: str
-    district: str | None
+    place: str | None
     report_year: int | None
     chunks: list[Chunk]
 
@@ -179,7 +180,7 @@ def chunk_document(doc: str, lines: list[str], max_chars: int = 400) -> Document
                     id=Chunk.make_id(doc, text),
                     doc=doc,
                     title=title,
-                    district=district,
+                    place=district,
                     report_year=report_year,
                     section=" > ".join(path) if path else "前言",
                     section_year=heading_year(path) or (None if plan else run_year),

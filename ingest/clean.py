@@ -1,27 +1,14 @@
-"""Cleaning rules: which original lines are boilerplate or spam, and the cleaned text of the rest.
+"""Cleaning rules: which original lines are web-page furniture or SEO spam.
 
-The original lines are never changed; cleaning only decides which lines to keep and produces a
-normalised variant (`clean_text`) used for matching, headings and embeddings.
-All rules are general (patterns of web pages and scraped reports), not per-file.
+The original lines are never changed; cleaning only decides which lines to keep (the normalised variant of
+the rest is `ingest.text.clean_text`). All rules are general (patterns of web pages and scraped reports),
+not per-file.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
-
-# "Martian script" look-alike characters that scrapers and SEO spam substitute for common ones.
-# Applied before traditional→simplified conversion (OpenCC would turn 鈈 into 钚).
-VARIANT_CHARS = str.maketrans(
-    {
-        "偠": "要", "罙": "深", "鍸": "湖", "哋": "地", "鈈": "不", "攵": "文", "煋": "星", "粅": "物",
-        "葑": "封", "忣": "及", "咹": "安", "凊": "清", "嫼": "黑", "赱": "走", "嶊": "推", "汾": "分",
-        "倳": "事", "囲": "共", "竝": "立", "嘟": "都", "莋": "作", "妀": "改", "茬": "在", "囼": "台",
-        "鉯": "以", "唍": "完", "夶": "大", "絀": "出", "茭": "交", "喃": "南", "仩": "上", "芣": "不",
-        "ㄖ": "日", "曱": "甲", "尛": "小", "蕗": "路", "慥": "造", "荇": "行", "垺": "服",
-    }
-)  # fmt: skip
 
 # Whole lines that are web-page furniture (navigation, share widgets, comments, footers, page info).
 BOILERPLATE_LINE = re.compile(
@@ -47,40 +34,7 @@ SPAM_KEYWORD = re.compile(r"更多关于\s*(.+?)\s*的文章")
 
 SPAM_LINE_CHARS = 60
 BULLETS = re.compile(r"^[\s•·▪●◆■□*★☆\-–—]+")
-STRAY_MARKS = re.compile(r"[*★☆�\u200b\u200c\u200d\ufeff]")
 WHITESPACE = re.compile(r"\s+")
-
-
-@lru_cache(maxsize=1)
-def _t2s():
-    from opencc import OpenCC
-
-    return OpenCC("t2s")
-
-
-def normalize(text: str) -> str:
-    """NFKC and all white space removed: the comparison form used by evals and matching."""
-    return WHITESPACE.sub("", unicodedata.normalize("NFKC", text))
-
-
-def clean_text(text: str, spam: list[str] | tuple[str, ...] = ()) -> str:
-    """See `_clean_text`; cached, since answering cleans the same sentences again and again."""
-    return _clean_text(text, tuple(spam))
-
-
-@lru_cache(maxsize=200_000)
-def _clean_text(text: str, spam: tuple[str, ...]) -> str:
-    """The cleaned variant of original text: NFKC, spam phrases cut out, look-alike and traditional
-    characters mapped to simplified ones, stray marks dropped, white space collapsed (removed between
-    CJK characters)."""
-    t = unicodedata.normalize("NFKC", text).replace("\u00a0", " ").replace("\u3000", " ")
-    for phrase in spam:
-        t = re.sub(r"\s*".join(map(re.escape, phrase.split())), "", t)
-    t = _t2s().convert(t.translate(VARIANT_CHARS))
-    t = STRAY_MARKS.sub("", t)
-    t = WHITESPACE.sub(" ", t).strip()
-    # white space between two CJK characters or CJK and punctuation carries no meaning
-    return re.sub(r"(?<=[^\x00-\x7f]) (?=[^\x00-\x7f])", "", t)
 
 
 def spam_phrases(lines: list[str]) -> list[str]:

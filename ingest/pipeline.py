@@ -16,14 +16,14 @@ from pathlib import Path
 
 from ingest.chunker import chunk_document
 from ingest.readers import SUPPORTED_SUFFIXES, UnreadableDocument, read_lines
-from rag.types import Chunk
+from ingest.types import Chunk
 
 
 @dataclass
 class DocumentInfo:
     doc: str
     title: str
-    district: str | None
+    place: str | None
     report_year: int | None
     chunks: int
 
@@ -51,7 +51,7 @@ class IngestReport:
             )
         for d in self.documents:
             lines.append(
-                f"  {d.doc}: {d.district or '? district'}, {d.report_year or '? year'}, {d.chunks} chunks — {d.title[:40]}"
+                f"  {d.doc}: {d.place or '? district'}, {d.report_year or '? year'}, {d.chunks} chunks — {d.title[:40]}"
             )
         for _name, reason in self.skipped:
             lines.append(f"  skipped {reason}")
@@ -96,9 +96,7 @@ def chunk_files(files: list[Path], max_chars: int, progress: bool = False) -> In
             continue
         seen.add(path.name)
         report.chunks += doc.chunks
-        report.documents.append(
-            DocumentInfo(doc.doc, doc.title, doc.district, doc.report_year, len(doc.chunks))
-        )
+        report.documents.append(DocumentInfo(doc.doc, doc.title, doc.place, doc.report_year, len(doc.chunks)))
     return report
 
 
@@ -139,7 +137,7 @@ def ingest_paths(
 def document_infos(chunks: list[Chunk]) -> list[DocumentInfo]:
     docs: dict[str, DocumentInfo] = {}
     for c in chunks:
-        info = docs.setdefault(c.doc, DocumentInfo(c.doc, c.title, c.district, c.report_year, 0))
+        info = docs.setdefault(c.doc, DocumentInfo(c.doc, c.title, c.place, c.report_year, 0))
         info.chunks += 1
     return list(docs.values())
 

@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ingest.clean import clean_text
 from ingest.metadata import DISTRICTS
-from rag.lexical import NUMBER, REPORT_TERMS, tokenize
+from ingest.text import NUMBER, clean_text
+from rag.lexical import REPORT_TERMS, tokenize
 from rag.scope import PLAN_CUES, RESULT_CUES, Scope, parse_scope, translate
 from rag.types import Answer, Citation, RetrievedChunk, ScoredChunk
 
@@ -193,7 +193,7 @@ def _pick(
         # once one part is answered, the other districts/years need only half the evidence
         good = [c for c in candidates if c.coverage >= MIN_COVERAGE / 2 and c.score >= MIN_COVERAGE / 2]
         key = (
-            (lambda c: retrieved[c.rank].chunk.district)
+            (lambda c: retrieved[c.rank].chunk.place)
             if len(scope.districts) > 1
             else (lambda c: retrieved[c.rank].chunk.section_year)
         )
@@ -242,7 +242,7 @@ def _refusal(question: str, retrieved: list[ScoredChunk], scope: Scope) -> str:
     closest = []
     for sc in retrieved[:3]:
         c = sc.chunk
-        where = f"{c.district or ''}{f' {c.section_year}年' if c.section_year else ''}《{c.title[:30]}》{c.section[:30]}"
+        where = f"{c.place or ''}{f' {c.section_year}年' if c.section_year else ''}《{c.title[:30]}》{c.section[:30]}"
         if where not in closest:
             closest.append(where)
     asked = _scope_words(scope)
@@ -321,7 +321,7 @@ def compose(question: str, retrieved: list[ScoredChunk], started: float | None =
         if n is None:
             n = len(citations) + 1
             citations.append(Citation.from_chunk(n, chunk, c.quote))
-        label = f"{chunk.district or ''}{f'{chunk.section_year}年' if chunk.section_year else ''}"
+        label = f"{chunk.place or ''}{f'{chunk.section_year}年' if chunk.section_year else ''}"
         quote = c.quote.rstrip("。;;,, ")
         parts.append((label, f"{quote}[{n}]"))
     if LIST_Q.search(question) and not multi_scope(scope):

@@ -34,9 +34,9 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from ingest.types import Chunk
 from rag.embed import embed_model_id
 from rag.errors import IndexModelMismatch  # noqa: F401  (re-exported)
-from rag.types import Chunk
 
 try:
     import fcntl

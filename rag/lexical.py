@@ -11,6 +11,7 @@ from functools import lru_cache
 import numpy as np
 
 from ingest.metadata import DISTRICTS
+from ingest.text import NUMBER
 
 # Indicator and policy terms of the reports, so jieba never cuts them apart.
 REPORT_TERMS = """
@@ -25,10 +26,6 @@ STOPWORDS = set(
     "的 了 和 与 及 是 在 为 有 多少 什么 哪些 哪个 哪几 几个 几 怎么 如何 吗 呢 个 年 区 中 对 把 被 将 我们 其中 "
     "以及 等 并 也 都 上 下 由 从 到 给 分别 具体 是否 指 请问 情况 ? ? 、 , , 。 : : ; ; “ ” ( ) ( ) 《 》 "
     "the of in and a an to what how many much did was were is are for during".split()
-)
-NUMBER = re.compile(
-    r"\d+(?:[.,]\d+)*\s*(?:[万亿千])?(?:余|多)?"
-    r"(?:%|‰|亿元|万元|元|个|家|人次|人|项|天|亩|平方米|千米|公里|套|所|座|部|条|名|次|户|栋|张|辆|间|处|场|批|吨|倍)?"
 )
 _lock = threading.Lock()
 

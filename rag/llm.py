@@ -13,12 +13,12 @@ import unicodedata
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from ingest.text import claimed_numbers, number_grounded
+from ingest.types import Chunk
 from rag.config import Settings
 from rag.prompts import NOT_FOUND_SENTINEL, format_context, messages
-from rag.types import Answer, Chunk, Citation, ScoredChunk
+from rag.types import Answer, Citation, ScoredChunk
 from rag.verify import (
-    extract_numbers,
-    number_grounded,
     parse_citations,
     split_sentences,
     strip_citations,
@@ -115,7 +115,7 @@ def best_quote(chunk: Chunk, claim: str) -> str:
     spans = [(m.start(), m.end()) for m in CHUNK_SENTENCE.finditer(chunk.text) if m.group(0).strip()]
     if not spans:
         return chunk.text
-    numbers = extract_numbers(claim)
+    numbers = claimed_numbers(claim)
     claim_bigrams = _bigrams(strip_citations(claim))
 
     def score(span: tuple[int, int]) -> tuple[int, float]:

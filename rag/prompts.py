@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.types import Chunk
+from ingest.types import Chunk
 
 if TYPE_CHECKING:
     import tiktoken
@@ -72,7 +72,7 @@ def _passage_text(chunk: Chunk) -> str:
 
 def passage_header(n: int, chunk: Chunk) -> str:
     """`[n] 《title》 · district · section`: what the model cites and what tells it where a passage is from."""
-    where = " · ".join(part for part in (chunk.district, chunk.section) if part)
+    where = " · ".join(part for part in (chunk.place, chunk.section) if part)
     return f"[{n}] 《{chunk.title}》" + (f" · {where}" if where else "") + "\n"
 
 

@@ -17,9 +17,10 @@ from itertools import zip_longest
 
 import numpy as np
 
+from ingest.types import Chunk
 from rag.lexical import BM25Index, tokenize
 from rag.scope import Scope, chunk_in_scope, parse_scope, translate
-from rag.types import Chunk, ScoredChunk
+from rag.types import ScoredChunk
 
 W_LEXICAL = 0.55
 W_DENSE = 0.45
@@ -121,7 +122,7 @@ class Retriever:
         mentioning the same thing surface too."""
         head = [i for i in order if in_scope[i]]
         if len(scope.districts) > 1 or len(scope.years) > 1:
-            key = (lambda c: c.district) if len(scope.districts) > 1 else (lambda c: c.section_year)
+            key = (lambda c: c.place) if len(scope.districts) > 1 else (lambda c: c.section_year)
             groups: dict = {}
             for i in head:
                 groups.setdefault(key(self.chunks[i]), []).append(i)

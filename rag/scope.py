@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 
 from ingest.metadata import DISTRICT_RE, DISTRICTS, DISTRICTS_EN, FIVE_YEAR_PLANS
-from rag.types import Chunk
+from ingest.types import Chunk
 
 # Abbreviations users type and English report terms → the reports' wording. Longest keys match first.
 SYNONYMS = {
@@ -99,7 +99,7 @@ def parse_scope(question: str) -> Scope:
 
 def chunk_in_scope(chunk: Chunk, scope: Scope) -> bool:
     """Does the chunk belong to the districts and years the question asks about?"""
-    if scope.districts and chunk.district not in scope.districts:
+    if scope.districts and chunk.place not in scope.districts:
         return False
     if scope.five_year:  # a five-year plan period: the sections about it
         return scope.five_year in chunk.section

@@ -1,40 +1,13 @@
-"""The data carried end to end: a Chunk with its provenance, a ScoredChunk, a Citation, an Answer."""
+"""What retrieval and answering produce: a ScoredChunk, a Citation, an Answer (the Chunk itself is
+`ingest.types.Chunk`)."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-Kind = Literal["plan", "result", "other"]
-
-
-class Chunk(BaseModel):
-    """A passage of one report, with where it came from.
-
-    `text` is the original text of lines `start_line..end_line` (1-based, inclusive) of file `doc`;
-    `clean` is the cleaned variant used for matching and embedding.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    doc: str  # file name, e.g. 001_61e2f93ad6a7b961.txt
-    title: str
-    district: str | None
-    report_year: int | None
-    section: str  # section path, " > " joined
-    section_year: int | None  # the year the section is about
-    kind: Kind  # plan (targets) | result (achievements) | other
-    start_line: int
-    end_line: int
-    text: str
-    clean: str
-
-    @staticmethod
-    def make_id(doc: str, text: str) -> str:
-        return hashlib.sha1(f"{doc}\n{text}".encode()).hexdigest()[:16]
+from ingest.types import Chunk
 
 
 class ScoredChunk(BaseModel):
@@ -48,7 +21,7 @@ class Citation(BaseModel):
     n: int
     doc: str
     title: str
-    district: str | None
+    place: str | None
     section: str
     start_line: int
     end_line: int
@@ -61,7 +34,7 @@ class Citation(BaseModel):
             n=n,
             doc=chunk.doc,
             title=chunk.title,
-            district=chunk.district,
+            place=chunk.place,
             section=chunk.section,
             start_line=chunk.start_line,
             end_line=chunk.end_line,
@@ -79,7 +52,7 @@ class RetrievedChunk(BaseModel):
     id: str
     doc: str
     title: str
-    district: str | None
+    place: str | None
     section: str
     start_line: int
     end_line: int

@@ -64,7 +64,7 @@ def running_server(home: Path, corpus: Path, env: dict | None = None, timeout: f
     home.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "rag", "serve", "--port", str(port)],
+            [sys.executable, "-m", "ui", "serve", "--port", str(port)],
             env=full_env,
             cwd=ROOT,
             stdout=out,

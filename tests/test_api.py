@@ -169,7 +169,7 @@ def test_follow_up_inherits_scope(seed_rag):
 
     assert inherit_scope("那江汉呢?", QUESTION) == "江汉区2021年固定资产投资目标"
     answer = seed_rag.ask(inherit_scope("那青山呢?", "江汉区2018年地区生产总值是多少"))
-    assert answer.citations and all(c.district == "青山区" for c in answer.citations)
+    assert answer.citations and all(c.place == "青山区" for c in answer.citations)
 
 
 def test_highlight_escapes_and_marks_the_quote():

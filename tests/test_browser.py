@@ -37,7 +37,7 @@ def server(tmp_path_factory):
     env.pop("RAG_API_TOKEN", None)
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "rag", "serve", "--port", str(port)],
+            [sys.executable, "-m", "ui", "serve", "--port", str(port)],
             env=env,
             cwd=ROOT,
             stdout=out,

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from evals.metrics import METRICS, ItemScore, summarize
-from rag.cli_eval import eval_command
+from ui.cli import eval_command
 
 JIANGHAN = """2019年武汉市江汉区政府工作报告
 ——2019年1月8日在江汉区第十届人民代表大会第四次会议上
@@ -126,5 +126,5 @@ def test_eval_command_bad_set_exits_2_without_traceback(tmp_path):
 
 
 def test_eval_help_is_light():
-    code = "import sys, rag.cli_eval; bad = {'evals.runner', 'torch', 'llama_index.core', 'matplotlib'} & set(sys.modules); assert not bad, bad"  # noqa: E501
+    code = "import sys, ui.cli; bad = {'evals.runner', 'torch', 'llama_index.core', 'matplotlib'} & set(sys.modules); assert not bad, bad"  # noqa: E501
     subprocess.run([sys.executable, "-c", code], check=True)

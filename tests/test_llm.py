@@ -7,10 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from ingest.types import Chunk
 from rag.config import Settings
 from rag.llm import llm_answer
 from rag.prompts import NOT_FOUND_SENTINEL, PASSAGES_CLOSE, PASSAGES_OPEN, count_tokens, format_context
-from rag.types import Answer, Chunk, Citation, RetrievedChunk, ScoredChunk
+from rag.types import Answer, Citation, RetrievedChunk, ScoredChunk
 from tests.openai_stub_server import OpenAIStubServer, free_port
 
 MODEL = "stub-qwen"
@@ -22,7 +23,7 @@ def chunk(text: str, section: str, kind: str = "plan", district: str = "武昌�
         id=Chunk.make_id("wuchang_2021.txt", text),
         doc="wuchang_2021.txt",
         title="2021年武昌区政府工作报告",
-        district=district,
+        place=district,
         report_year=2021,
         section=section,
         section_year=2021 if kind == "plan" else 2020,
@@ -134,7 +135,7 @@ def test_request_has_model_question_and_numbered_passages(stub: OpenAIStubServer
     assert NOT_FOUND_SENTINEL in system["content"] and "[n]" in system["content"]
     assert QUESTION in user["content"]
     for n, c in enumerate([PLAN, RESULT, INJECTED], start=1):
-        assert f"[{n}] 《{c.title}》 · {c.district} · {c.section}\n{c.text}" in user["content"]
+        assert f"[{n}] 《{c.title}》 · {c.place} · {c.section}\n{c.text}" in user["content"]
 
 
 def test_passages_are_a_delimited_data_block_and_instructions_in_them_are_to_be_ignored(

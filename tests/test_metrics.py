@@ -142,10 +142,11 @@ def test_summarize_per_kind():
 
 def test_score_item_counts_grounded_numbers_in_cited_chunks():
     from evals.runner import score_item
-    from rag.types import Answer, Chunk, Citation
+    from ingest.types import Chunk
+    from rag.types import Answer, Citation
 
     text = "2019年预期目标:固定资产投资总额完成430亿元,增长５%。"
-    chunk = Chunk(id="c", doc="a.txt", title="t", district="江汉区", report_year=2019, section="s", section_year=2019,
+    chunk = Chunk(id="c", doc="a.txt", title="t", place="江汉区", report_year=2019, section="s", section_year=2019,
                   kind="plan", start_line=67, end_line=67, text=text, clean=text)  # fmt: skip
     cite = Citation.from_chunk(1, chunk, text)
     gold = item(must_include=["430亿元"], evidence=["固定资产投资总额完成430亿元"])

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rag.types import Chunk
+from ingest.text import claimed_numbers, number_grounded
+from ingest.types import Chunk
 from rag.verify import (
-    extract_numbers,
-    number_grounded,
     parse_citations,
     split_sentences,
     verify_answer,
@@ -19,7 +18,7 @@ def chunk(text: str, section: str = "工作安排") -> Chunk:
         id=Chunk.make_id("r.txt", text),
         doc="r.txt",
         title="2021年武昌区政府工作报告",
-        district="武昌区",
+        place="武昌区",
         report_year=2021,
         section=section,
         section_year=2021,
@@ -74,8 +73,8 @@ def test_parse_citations(text: str, expected: list[int]) -> None:
         ("提高1.5个百分点", ["1.5个百分点"]),
     ],
 )
-def test_extract_numbers(text: str, expected: list[str]) -> None:
-    assert extract_numbers(text) == expected
+def test_claimed_numbers(text: str, expected: list[str]) -> None:
+    assert claimed_numbers(text) == expected
 
 
 @pytest.mark.parametrize(

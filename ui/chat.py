@@ -72,7 +72,7 @@ def _card(anchor: str, head: str, chunk, body: str) -> str:
     meta = " · ".join(
         html.escape(part)
         for part in (
-            chunk.district or "",
+            chunk.place or "",
             chunk.section,
             f"{chunk.doc} 第{chunk.start_line}–{chunk.end_line}行",
         )
@@ -161,7 +161,7 @@ def build_chat(rag, settings) -> gr.Blocks:
                 return "\n".join(lines + [f"✘ ingest failed: {exc} (the index is unchanged)"]), _index_line()
             names = {p.name for p in readable}
             lines += [
-                f"✔ {d.doc}: {d.district or '?'} {d.report_year or ''} · {d.chunks} chunks · {d.title[:40]}"
+                f"✔ {d.doc}: {d.place or '?'} {d.report_year or ''} · {d.chunks} chunks · {d.title[:40]}"
                 for d in report.documents
                 if d.doc in names
             ]

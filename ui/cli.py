@@ -1,4 +1,5 @@
-"""The `rag` command: a thin layer over library functions. Heavy modules load inside the commands."""
+"""The `rag` command: a thin layer over library functions (ingest, ask, serve, eval …). Heavy modules load
+inside the commands, so `rag --help` loads no model."""
 
 from __future__ import annotations
 
@@ -73,7 +74,7 @@ def chunks(as_json: bool) -> None:
             click.echo(chunk_json(c))
         else:
             click.echo(
-                f"{c.doc}:{c.start_line}-{c.end_line} [{c.district} {c.section_year} {c.kind}] {c.section}"
+                f"{c.doc}:{c.start_line}-{c.end_line} [{c.place} {c.section_year} {c.kind}] {c.section}"
             )
             click.echo("    " + c.clean.replace("\n", " ")[:200])
 
@@ -96,18 +97,104 @@ def ask(question: str, top_k: int | None, as_json: bool) -> None:
     if answer.note:
         click.echo(f"({answer.note})")
     for c in answer.citations:
-        click.echo(f"[{c.n}] {c.doc}:{c.start_line}-{c.end_line} {c.district or ''} {c.section}")
+        click.echo(f"[{c.n}] {c.doc}:{c.start_line}-{c.end_line} {c.place or ''} {c.section}")
         click.echo(f"    “{c.quote}”")
     if not answer.answerable:
         for r in answer.retrieved[:3]:
             click.echo(f"  closest: {r.doc}:{r.start_line}-{r.end_line} {r.section}")
 
 
-from rag.cli_eval import eval_command  # noqa: E402  (light: heavy imports happen inside)
-from rag.cli_serve import serve_command  # noqa: E402
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--port", default=7860, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on."
+)
+def serve_command(host: str, port: int) -> None:
+    """Serve the Gradio chat at / and POST /ask, GET /health, /docs (builds the index on first start)."""
+    from rag.config import Settings
+    from ui.server import serve
 
-cli.add_command(serve_command, "serve")
-cli.add_command(eval_command, "eval")
+    try:
+        settings = Settings()
+    except Exception as exc:  # pydantic ValidationError: a bad RAG_* value
+        raise click.ClickException(f"bad setting in the environment: {exc}") from exc
+    serve(settings, host, port)
+
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SET = PROJECT_ROOT / "evals" / "dev.jsonl"
+DEFAULT_THRESHOLDS = PROJECT_ROOT / "evals" / "thresholds.toml"
+
+
+@cli.command("eval")
+@click.option(
+    "--set",
+    "set_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_SET,
+    show_default=True,
+    help="Eval set, one JSON object a line (evals/SCHEMA.md).",
+)
+@click.option(
+    "--json", "json_out", type=click.Path(path_type=Path), help="Write every metric and item outcome as JSON."
+)
+@click.option(
+    "--report", type=click.Path(path_type=Path), help="Write a Markdown report (chart PNG beside it)."
+)
+@click.option(
+    "--baselines", is_flag=True, help="Also run BM25 only, dense only and a naive llama-index pipeline."
+)
+@click.option(
+    "--top-k",
+    default=5,
+    show_default=True,
+    type=click.IntRange(1, 50),
+    help="Answer context of the naive baseline.",
+)
+@click.option(
+    "--thresholds",
+    "thresholds_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_THRESHOLDS,
+    show_default=True,
+    help="Minimum (or max_ bound) per metric; exit 1 when one is missed.",
+)
+def eval_command(
+    set_path: Path,
+    json_out: Path | None,
+    report: Path | None,
+    baselines: bool,
+    top_k: int,
+    thresholds_path: Path,
+) -> None:
+    """Score retrieval (hit@k, MRR), answers, refusals, citations and latency, overall and per kind."""
+    from pydantic import ValidationError
+
+    from evals.metrics import EvalSetError
+    from evals.runner import run_eval, table, write_json, write_report
+    from rag.config import Settings
+
+    try:
+        settings = Settings()
+        result = run_eval(
+            set_path, settings, baselines=baselines, top_k=top_k, thresholds_path=thresholds_path
+        )
+    except EvalSetError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    except ValidationError as exc:
+        click.echo(f"Error: bad setting in the environment: {exc}", err=True)
+        sys.exit(2)
+    click.echo(table(result))
+    if json_out:
+        write_json(result, json_out)
+        click.echo(f"json: {json_out}")
+    if report:
+        chart = write_report(result, report)
+        click.echo(f"report: {report} (chart: {chart})")
+    for failure in result.failures:
+        click.echo(f"THRESHOLD FAILED: {failure}", err=True)
+    sys.exit(1 if result.failures else 0)
 
 
 def main() -> None:
