@@ -23,9 +23,15 @@ from ingest.types import Chunk
 class DocumentInfo:
     doc: str
     title: str
-    place: str | None
+    place: str | None  # full name of the place whose government issued the report: 武昌区, 全国
+    place_chain: tuple[str, ...]  # (湖北省, 武汉市, 武昌区)
+    level: str | None  # national | province | city | county
     report_year: int | None
     chunks: int
+
+    @property
+    def place_path(self) -> str:
+        return " > ".join(self.place_chain) if self.place_chain else "? place"
 
 
 @dataclass
@@ -51,7 +57,8 @@ class IngestReport:
             )
         for d in self.documents:
             lines.append(
-                f"  {d.doc}: {d.place or '? district'}, {d.report_year or '? year'}, {d.chunks} chunks — {d.title[:40]}"
+                f"  {d.doc}: {d.place_path} ({d.level or '? level'}), {d.report_year or '? year'}, "
+                f"{d.chunks} chunks — {d.title[:40]}"
             )
         for _name, reason in self.skipped:
             lines.append(f"  skipped {reason}")
@@ -96,7 +103,18 @@ def chunk_files(files: list[Path], max_chars: int, progress: bool = False) -> In
             continue
         seen.add(path.name)
         report.chunks += doc.chunks
-        report.documents.append(DocumentInfo(doc.doc, doc.title, doc.place, doc.report_year, len(doc.chunks)))
+        place = doc.place
+        report.documents.append(
+            DocumentInfo(
+                doc.doc,
+                doc.title,
+                place.name if place else None,
+                place.chain if place else (),
+                place.level if place else None,
+                doc.report_year,
+                len(doc.chunks),
+            )
+        )
     return report
 
 
@@ -137,7 +155,9 @@ def ingest_paths(
 def document_infos(chunks: list[Chunk]) -> list[DocumentInfo]:
     docs: dict[str, DocumentInfo] = {}
     for c in chunks:
-        info = docs.setdefault(c.doc, DocumentInfo(c.doc, c.title, c.place, c.report_year, 0))
+        info = docs.setdefault(
+            c.doc, DocumentInfo(c.doc, c.title, c.place, tuple(c.place_chain), c.level, c.report_year, 0)
+        )
         info.chunks += 1
     return list(docs.values())
 

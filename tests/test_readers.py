@@ -1,16 +1,26 @@
 """ingest.readers on small real files, all made here in tmp_path: text in UTF-8/GB18030, HTML pages with
-boilerplate, a PDF written byte by byte, a DOCX made with python-docx, and files that must be refused."""
+boilerplate, a PDF written byte by byte, a DOCX made with python-docx, and files that must be refused —
+hostile ones too (zip and PDF bombs, huge files), built small and fast here and refused under ReadLimits."""
 
+import dataclasses
+import functools
 import io
+import json
 import random
+import struct
+import subprocess
+import sys
+import time
+import tracemalloc
 import zipfile
+import zlib
 from pathlib import Path
 
 import docx
 import pytest
 from pypdf import PdfReader, PdfWriter
 
-from ingest.readers import SUPPORTED_SUFFIXES, UnreadableDocument, read_lines
+from ingest.readers import SUPPORTED_SUFFIXES, ReadLimits, UnreadableDocument, read_lines
 
 REPORT_LINES = [
     "政府工作报告",
@@ -59,8 +69,9 @@ HTML_LINES = [
 ]
 
 
-def make_pdf(pages: list[list[str]]) -> bytes:
-    """A minimal valid PDF written by hand: one Helvetica text line per string, one page per list."""
+def make_pdf(pages: list[list[str]], padding: int = 0) -> bytes:
+    """A minimal valid PDF written by hand: one Helvetica text line per string, one page per list; with
+    padding, each page's content ends with that many spaces and is deflated (as a PDF bomb is made)."""
     kids = " ".join(f"{4 + 2 * i} 0 R" for i in range(len(pages)))
     objects = [
         "<< /Type /Catalog /Pages 2 0 R >>",
@@ -73,7 +84,10 @@ def make_pdf(pages: list[list[str]]) -> bytes:
             "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
             f"/Resources << /Font << /F1 3 0 R >> >> /Contents {5 + 2 * i} 0 R >>"
         )
-        objects.append(f"<< /Length {len(content)} >>\nstream\n{content}\nendstream")
+        flate = ""
+        if padding:
+            content, flate = deflated(content + " " * padding).decode("latin-1"), " /Filter /FlateDecode"
+        objects.append(f"<< /Length {len(content)}{flate} >>\nstream\n{content}\nendstream")
     pdf, offsets = b"%PDF-1.4\n", []
     for number, body in enumerate(objects, 1):
         offsets.append(len(pdf))
@@ -83,6 +97,11 @@ def make_pdf(pages: list[list[str]]) -> bytes:
     pdf += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
     pdf += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
     return pdf
+
+
+@functools.cache
+def deflated(text: str) -> bytes:
+    return zlib.compress(text.encode("latin-1"), 9)
 
 
 def refused(path: Path) -> str:
@@ -283,10 +302,10 @@ def test_missing_file_folder_and_unreadable_file_are_refused(tmp_path, monkeypat
     assert "cannot read (No such file or directory)" in refused(tmp_path / "missing.pdf")
     assert "is a folder" in refused(tmp_path / "folder.txt")
 
-    def deny(self):
+    def deny(self, *args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(Path, "read_bytes", deny)  # chmod 000 does not stop root, who runs CI here
+    monkeypatch.setattr(Path, "open", deny)  # chmod 000 does not stop root, who runs CI here
     assert "cannot read (Permission denied)" in refused(tmp_path / "locked.docx")
 
 
@@ -300,3 +319,274 @@ def test_random_bytes_never_raise_anything_but_unreadable_document(tmp_path, suf
             read_lines(path)
         except UnreadableDocument:
             pass
+
+
+# --- limits: hostile files are refused before parsing, quickly and in bounded memory ------------------------
+
+WORD_PARAGRAPH = "<w:p><w:r><w:t>政府工作报告</w:t></w:r></w:p>".encode()
+
+
+def docx_parts() -> dict[str, bytes]:
+    """The parts of a blank python-docx document, to build real-looking DOCX files by hand."""
+    buffer = io.BytesIO()
+    docx.Document().save(buffer)
+    with zipfile.ZipFile(buffer) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def body(xml: bytes, paragraphs: bytes) -> bytes:
+    """document.xml with paragraphs inserted at the start of its body."""
+    start = xml.index(b"<w:body>") + len(b"<w:body>")
+    return xml[:start] + paragraphs + xml[start:]
+
+
+def write_zip_bomb(path: Path, expanded: int) -> None:
+    """A DOCX whose document.xml is `expanded` bytes of paragraphs, written in ~1 MB and ~0.5 s: one chunk is
+    deflated once and its compressed block (independent of what precedes it, thanks to a full flush) is
+    repeated, as a zip bomb is made. The CRC and sizes are right: any zip reader inflates the whole of it."""
+    chunk = WORD_PARAGRAPH * 20_000
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = compressor.compress(chunk) + compressor.flush(zlib.Z_FULL_FLUSH)
+    parts = docx_parts()
+    head, tail = parts.pop("word/document.xml").split(b"<w:body>")
+    head, repeats = head + b"<w:body>", (expanded - len(head) - len(tail)) // len(chunk)
+    crc = zlib.crc32(head)
+    for _ in range(repeats):
+        crc = zlib.crc32(chunk, crc)
+    crc = zlib.crc32(tail, crc)
+
+    def deflate(data: bytes) -> bytes:
+        compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+        return compressor.compress(data) + compressor.flush(zlib.Z_FULL_FLUSH)
+
+    members = [
+        (name, zlib.crc32(data), len(data), [deflate(data) + b"\x03\x00"]) for name, data in parts.items()
+    ]
+    bomb = [deflate(head), *[block] * repeats, deflate(tail) + b"\x03\x00"]  # 03 00: an empty final block
+    members.append(("word/document.xml", crc, len(head) + repeats * len(chunk) + len(tail), bomb))
+    central, offset = b"", 0
+    with path.open("wb") as file:
+        for name, crc32, length, pieces in members:
+            packed, encoded = sum(map(len, pieces)), name.encode()
+            fields = (20, 0, 8, 0, 33, crc32, packed, length, len(encoded))
+            file.write(struct.pack("<4s5HIIIHH", b"PK\x03\x04", *fields, 0) + encoded)
+            file.writelines(pieces)
+            central += (
+                struct.pack("<4s6HIIIHHHHHII", b"PK\x01\x02", 20, *fields, 0, 0, 0, 0, 0, offset) + encoded
+            )
+            offset += 30 + len(encoded) + packed
+        file.write(central + struct.pack("<4s4HIIH", b"PK\x05\x06", 0, 0, len(members), len(members),
+                                         len(central), offset, 0))  # fmt: skip
+
+
+def isolated(path: Path, **limits) -> dict:
+    """read_lines(path) in a fresh interpreter: its message, seconds and growth of its peak resident memory
+    (MB: every allocation counts, zlib's and lxml's too), the libraries being imported before measuring.
+    The peak is VmHWM, which starts afresh at exec (ru_maxrss would carry over the forking test's)."""
+    code = """if True:
+        import json, re, sys, time
+        import bs4, docx, pypdf
+        from ingest.readers import ReadLimits, UnreadableDocument, read_lines
+        def peak_kb():
+            with open("/proc/self/status") as status:
+                return int(re.search(r"VmHWM:\\s+(\\d+)", status.read()).group(1))
+        limits = ReadLimits(**json.loads(sys.argv[2]))
+        before, start = peak_kb(), time.perf_counter()
+        try:
+            message = "read %d lines" % len(read_lines(sys.argv[1], limits))
+        except UnreadableDocument as exc:
+            message = str(exc)
+        seconds = time.perf_counter() - start
+        print(json.dumps({"message": message, "seconds": seconds, "growth_mb": (peak_kb() - before) / 1024}))
+    """
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(path), json.dumps(limits)],
+        cwd=root, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    return json.loads(result.stdout)
+
+
+def test_read_limits_are_frozen_and_have_defaults():
+    limits = ReadLimits()
+    assert (limits.max_file_bytes, limits.max_expanded_bytes, limits.max_pages) == (
+        20_000_000,
+        60_000_000,
+        2_000,
+    )
+    assert (limits.max_paragraphs, limits.max_lines) == (20_000, 200_000)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        limits.max_pages = 10**9  # type: ignore[misc]
+
+
+def test_docx_bomb_of_1_gib_is_refused_from_the_zip_directory_quickly_in_bounded_memory(tmp_path):
+    write_zip_bomb(tmp_path / "bomb.docx", expanded=1 << 30)
+    assert (tmp_path / "bomb.docx").stat().st_size < 5_000_000  # a 3 MB upload…
+    with zipfile.ZipFile(tmp_path / "bomb.docx") as archive:  # …that really expands to 1 GiB
+        assert archive.getinfo("word/document.xml").file_size > 1_000_000_000
+    result = isolated(tmp_path / "bomb.docx")
+    assert result["message"] == "bomb.docx: expands to 1.1 GB, over the 60 MB limit for a document"
+    assert result["seconds"] < 1.0 and result["growth_mb"] < 50
+
+
+def test_smaller_bomb_is_refused_by_its_compression_ratio(tmp_path):
+    write_zip_bomb(tmp_path / "ratio.docx", expanded=30_000_000)  # under the 60 MB expanded limit
+    message = refused(tmp_path / "ratio.docx")
+    assert "word/document.xml is compressed" in message and "over the 100:1 limit" in message
+
+
+def test_docx_lying_about_its_sizes_is_refused_without_inflating_more_than_it_declares(tmp_path):
+    write_zip_bomb(tmp_path / "liar.docx", expanded=300_000_000)
+    data = bytearray((tmp_path / "liar.docx").read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):  # uncompressed size: now 50 kB
+        at = data.rindex(signature)
+        data[at + offset : at + offset + 4] = struct.pack("<I", 50_000)
+    (tmp_path / "liar.docx").write_bytes(bytes(data))
+    result = isolated(tmp_path / "liar.docx")
+    assert result["message"].startswith("liar.docx: broken or unreadable DOCX (corrupt zip: Bad CRC-32")
+    assert result["seconds"] < 1.0 and result["growth_mb"] < 50
+
+
+def test_docx_paragraph_and_row_limit_is_counted_before_parsing(tmp_path):
+    document = docx.Document()
+    for i in range(30):
+        document.add_paragraph(f"第{i}段")
+    document.add_table(rows=25, cols=2)
+    document.save(tmp_path / "long.docx")
+    assert len(read_lines(tmp_path / "long.docx", ReadLimits(max_paragraphs=200))) == 55
+    with pytest.raises(UnreadableDocument) as info:
+        read_lines(tmp_path / "long.docx", ReadLimits(max_paragraphs=50))
+    assert str(info.value) == "long.docx: over the limit of 50 paragraphs and table rows"
+    with pytest.raises(UnreadableDocument) as info:
+        read_lines(tmp_path / "long.docx", ReadLimits(max_xml_elements=100))
+    assert str(info.value) == "long.docx: over the limit of 100 XML elements"
+
+
+def test_docx_with_too_many_zip_members_is_refused(tmp_path):
+    docx.Document().save(tmp_path / "many.docx")
+    with zipfile.ZipFile(tmp_path / "many.docx", "a") as archive:
+        for i in range(30):
+            archive.writestr(f"extra/item{i}.xml", "<x/>")
+    with pytest.raises(UnreadableDocument) as info:
+        read_lines(tmp_path / "many.docx", ReadLimits(max_zip_members=20))
+    assert "files inside the DOCX, over the limit of 20" in str(info.value)
+
+
+def test_encrypted_and_corrupt_docx_are_refused_with_the_reason(tmp_path):
+    parts = docx_parts()
+    parts["word/document.xml"] = body(parts["word/document.xml"], WORD_PARAGRAPH * 50)
+    with zipfile.ZipFile(tmp_path / "good.docx", "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    good = (tmp_path / "good.docx").read_bytes()
+    assert read_lines(tmp_path / "good.docx") == ["政府工作报告"] * 50
+    encrypted = bytearray(good)  # the "encrypted" flag in every central directory record
+    for at in (i for i in range(len(good)) if good.startswith(b"PK\x01\x02", i)):
+        encrypted[at + 8] |= 1
+    (tmp_path / "locked.docx").write_bytes(bytes(encrypted))
+    assert "encrypted zip, password-protected" in refused(tmp_path / "locked.docx")
+    ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500) + "EncryptedPackage".encode("utf-16-le")
+    (tmp_path / "office.docx").write_bytes(ole)  # how Word saves a password-protected .docx
+    assert refused(tmp_path / "office.docx") == "office.docx: encrypted DOCX (password-protected)"
+    start = good.index(b"word/document.xml") + len("word/document.xml")  # its local header, then its data
+    corrupt = good[: start + 20] + bytes(40) + good[start + 60 :]
+    (tmp_path / "corrupt.docx").write_bytes(corrupt)
+    assert "broken or unreadable DOCX (corrupt zip: " in refused(tmp_path / "corrupt.docx")
+    (tmp_path / "half.docx").write_bytes(good[: len(good) // 2])
+    assert "broken or unreadable DOCX (not a zip archive)" in refused(tmp_path / "half.docx")
+
+
+def test_pdf_page_limit_is_checked_on_the_page_tree_before_extracting(tmp_path):
+    writer = PdfWriter()
+    for _ in range(60):
+        writer.add_blank_page(612, 792)
+    writer.write(tmp_path / "blank.pdf")
+    with pytest.raises(UnreadableDocument) as info:
+        read_lines(tmp_path / "blank.pdf", ReadLimits(max_pages=50))
+    assert str(info.value) == "blank.pdf: 60 pages, over the limit of 50"
+    liar = make_pdf([["page"]] * 60).replace(b"/Count 60", b"/Count 1 ")  # the page count is a lie
+    (tmp_path / "liar.pdf").write_bytes(liar)
+    with pytest.raises(UnreadableDocument) as info:
+        read_lines(tmp_path / "liar.pdf", ReadLimits(max_pages=50))
+    assert str(info.value) == "liar.pdf: over the limit of 50 pages"
+    assert len(read_lines(tmp_path / "liar.pdf", ReadLimits(max_pages=60))) == 60
+
+
+def test_pdf_with_a_broken_page_tree_is_refused(tmp_path):
+    pdf = make_pdf([["Government Work Report"]])
+    (tmp_path / "loop.pdf").write_bytes(pdf.replace(b"/Kids [4 0 R]", b"/Kids [2 0 R]"))
+    (tmp_path / "nopages.pdf").write_bytes(pdf.replace(b"/Pages 2 0 R", b"/Pagez 2 0 R"))
+    (tmp_path / "notdict.pdf").write_bytes(pdf.replace(b"/Kids [4 0 R]", b"/Kids [42   ]"))
+    assert (
+        refused(tmp_path / "loop.pdf")
+        == "loop.pdf: broken or unreadable PDF (broken page tree: it loops or repeats a node)"
+    )
+    assert "broken page tree: no /Pages dictionary" in refused(tmp_path / "nopages.pdf")
+    assert "broken page tree: a node is not a dictionary" in refused(tmp_path / "notdict.pdf")
+
+
+def test_pdf_bomb_is_refused_before_extracting_text_quickly_in_bounded_memory(tmp_path):
+    (tmp_path / "bomb.pdf").write_bytes(make_pdf([["Government Work Report"]] * 200, padding=5_000_000))
+    assert (tmp_path / "bomb.pdf").stat().st_size < 2_000_000  # 200 pages of 5 MB: 1 GB of page content
+    result = isolated(tmp_path / "bomb.pdf")
+    assert result["message"] == "bomb.pdf: page contents expand to over 10 MB, the limit for a PDF"
+    assert result["seconds"] < 2.0 and result["growth_mb"] < 100
+
+
+def test_pdf_page_contents_count_against_the_expanded_limit(tmp_path):
+    (tmp_path / "long.pdf").write_bytes(make_pdf([[f"line {i}" for i in range(100)]] * 3))
+    assert len(read_lines(tmp_path / "long.pdf")) == 300
+    with pytest.raises(UnreadableDocument) as info:
+        read_lines(tmp_path / "long.pdf", ReadLimits(max_pdf_content_bytes=3000))
+    assert str(info.value) == "long.pdf: page contents expand to over 3 kB, the limit for a PDF"
+
+
+def test_file_over_the_size_limit_is_refused_from_its_size_without_reading_it(tmp_path):
+    with (tmp_path / "huge.txt").open("wb") as file:
+        file.truncate(400_000_000)  # sparse: 400 MB by its size, nothing written
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        assert refused(tmp_path / "huge.txt") == "huge.txt: file is 400 MB, over the 20 MB limit for a file"
+        seconds, (_, peak) = time.perf_counter() - start, tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert seconds < 0.1 and peak < 1_000_000  # not a byte of it was read
+    for suffix in (".pdf", ".docx", ".html"):
+        (tmp_path / "huge.txt").rename(tmp_path / f"huge{suffix}")
+        assert "over the 20 MB limit for a file" in refused(tmp_path / f"huge{suffix}")
+        (tmp_path / f"huge{suffix}").rename(tmp_path / "huge.txt")
+
+
+def test_text_line_limit_is_counted_before_splitting(tmp_path):
+    (tmp_path / "lines.txt").write_text("行\n" * 300)
+    assert len(read_lines(tmp_path / "lines.txt", ReadLimits(max_lines=300))) == 300
+    with pytest.raises(UnreadableDocument) as info:
+        read_lines(tmp_path / "lines.txt", ReadLimits(max_lines=299))
+    assert str(info.value) == "lines.txt: 300 lines, over the limit of 299"
+
+
+def test_html_size_and_tag_limits(tmp_path):
+    (tmp_path / "page.html").write_text(HTML_PAGE.format(charset="utf-8"), encoding="utf-8")
+    size = (tmp_path / "page.html").stat().st_size
+    with pytest.raises(UnreadableDocument) as info:
+        read_lines(tmp_path / "page.html", ReadLimits(max_html_bytes=1000))
+    assert str(info.value) == f"page.html: {size / 1000:.1f} kB of HTML, over the 1 kB limit"
+    with pytest.raises(UnreadableDocument) as info:
+        read_lines(tmp_path / "page.html", ReadLimits(max_html_elements=20))
+    assert "HTML tags, over the limit of 20" in str(info.value)
+    (tmp_path / "tags.html").write_text("<p>政府工作报告</p>" * 100_000)  # 100,000 tags in 2.1 MB
+    start = time.perf_counter()
+    assert refused(tmp_path / "tags.html") == "tags.html: 100,000 HTML tags, over the limit of 50,000"
+    assert time.perf_counter() - start < 0.5
+
+
+def test_html_with_many_blocks_is_read_in_linear_time(tmp_path):
+    # Editing the tree (tag.insert_before) made this page take ~60 s: bs4 finds a tag among its siblings one
+    # by one. Within the tag limit a page must be read in seconds.
+    (tmp_path / "flat.html").write_text("<html><body>" + "<p>政府工作报告</p>" * 20_000 + "</body></html>")
+    (tmp_path / "deep.html").write_text("<html><body>" + "<div>报告" * 20_000 + "</div>" * 20_000)
+    start = time.perf_counter()
+    assert read_lines(tmp_path / "flat.html") == ["政府工作报告"] * 20_000
+    assert read_lines(tmp_path / "deep.html") == ["报告"] * 20_000
+    assert time.perf_counter() - start < 5.0
