@@ -60,6 +60,16 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         default=20_000_000, ge=1, description="Largest report file accepted by an upload (bytes)."
     )
+    max_chunks_per_document: int = Field(
+        default=3000,
+        ge=1,
+        description="A document that chunks into more is refused (a report gives a few hundred at most).",
+    )
+    max_chunks_per_upload: int = Field(
+        default=10000,
+        ge=1,
+        description="An upload or `rag ingest PATH…` whose new documents together chunk into more is refused.",
+    )
 
     @property
     def index_dir(self) -> Path:
@@ -68,6 +78,16 @@ class Settings(BaseSettings):
     @property
     def chunk_store(self) -> Path:
         return self.home / "chunks.jsonl"
+
+    @property
+    def documents_dir(self) -> Path:
+        """Copies of the documents added to the corpus (`rag ingest PATH…`, uploads)."""
+        return self.home / "documents"
+
+    @property
+    def registry_path(self) -> Path:
+        """The corpus registry: every document's record and the chunk store's checksum."""
+        return self.home / "documents.json"
 
     @property
     def uploads_dir(self) -> Path:
