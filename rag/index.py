@@ -1,20 +1,30 @@
-"""The persisted vector index: chunk ids and L2-normalised vectors in a FAISS `IndexFlatIP` (exact cosine;
-the corpus is about a thousand chunks).
+"""Statement vectors on disk, one folder per embedding model, and the FAISS index that searches them.
 
-FAISS directly, not llama-index's FaissVectorStore: chunks, ids and metadata live in our own chunk store, and
-the vector store would add a second id mapping and a docstore to keep in sync, for the same IndexFlatIP search.
-What we need on top of FAISS (an embedding cache, atomic swaps, a model check) it does not give.
+`VectorStore` keeps one L2-normalised vector per text (a statement: a sentence or clause of a chunk), keyed by
+`text_key(text)`, the sha1 of the exact text embedded; `rag.embed_worker` fills it. On disk:
 
-Layout of `index_dir`:
-    ids.json        {"chunk_ids": [...], "clean_sha1": [...]}   row i of the vectors is chunk_ids[i]
-    vectors.npy     float32 (count, dim), the embedding cache
-    faiss.index     IndexFlatIP over the same vectors
-    manifest.json   {"format", "embed_model", "dim", "count", "created"}: written last; no manifest, no index
+    <folder>/<model slug>/                 one folder per `rag.embed.embed_model_id`: models never mix
+        model.json                         {"format": 1, "embed_model": <id>}
+        seg-000001-<sha256>.npz            keys (n,) str + vectors (n, dim) float32; one per `add`, never changed
+        hnsw-<fingerprint>-<sha256>.faiss  a DenseIndex's HNSW graph (see below)
+        .lock                              fcntl lock held by writers
 
-A build writes a fresh sibling folder (`.index.building-*`), fsyncs it, then swaps it in (old folder renamed
-to `.index.old`, new one renamed in, old deleted): a crash leaves the previous index loadable, and a half-written
-folder is never loaded. Vectors are cached by a hash of the text embedded (`Chunk.clean`), so an update
-embeds only new or changed texts; builds are serialised by a lock file (`.index.lock`).
+A file's name carries the sha256 of its bytes, so file and checksum appear together, in one rename (a writer
+holds the lock, writes a temporary file, fsyncs, renames, fsyncs the folder): a crash loses at most the batch
+being written, and readers in any process see only complete files. A segment whose bytes do not match its name
+(flipped bits, truncation) is logged and renamed to `*.corrupt`; rows not finite or not of unit norm are dropped;
+their keys are missing again, to be embedded again. Opening never raises on a damaged file. A key found in
+several segments takes the newest vector. `compact(keep)` rewrites the kept keys as one segment.
+
+`DenseIndex` searches with FAISS (inner product = cosine on normalised rows): IndexFlatIP (exact) below
+HNSW_MIN = 50,000 rows, else IndexHNSWFlat (inner product, M=32, efConstruction=100, efSearch=128). Measured on
+2 cores, 384-d: a flat search over 50k rows takes ~11-17 ms, over 100k ~17 ms; HNSW ~1 ms at 300k. On clustered
+synthetic vectors (50k) efConstruction 40 -> 100 lifts recall@10 from 0.61 to 0.82 at efSearch 64, and efSearch
+128 to 0.93 (+0.2 ms). Building takes ~150 s for 300k rows, so given a `cache` folder (the store's) the graph is
+saved there, named by a fingerprint of the vectors and parameters, and loaded next time (~1.4 s for 300k).
+
+Longer than ~300 lines: the store and the dense index share the file-safety helpers at the bottom (checksummed
+names, atomic publishing, the writers' lock); DenseIndex and _hnsw can move to a module of their own.
 """
 
 from __future__ import annotations
@@ -25,223 +35,322 @@ import io
 import json
 import logging
 import os
-import shutil
+import re
 import tempfile
-from collections.abc import Iterator
-from datetime import UTC, datetime
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-import faiss
 import numpy as np
 
-from ingest.types import Chunk
-from rag.embed import embed_model_id
-from rag.errors import IndexModelMismatch  # noqa: F401  (re-exported)
+from rag.errors import IndexModelMismatch
 
 try:
     import fcntl
-except ImportError:  # Windows: builds in two processes at once are not serialised
+except ImportError:  # Windows: two writing processes are not serialised
     fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
 FORMAT = 1
-MANIFEST = "manifest.json"
+HNSW_MIN = 50_000
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 100
+HNSW_EF_SEARCH = 128
+NORM_TOLERANCE = 1e-3
+_SEGMENT = re.compile(r"seg-(\d{6,})-([0-9a-f]{64})\.npz")
 
 
-class VectorIndex:
-    def __init__(self, chunk_ids: list[str], vectors: np.ndarray, embed_model_id: str, clean_sha1: list[str]):
-        self.chunk_ids = chunk_ids
-        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        self.embed_model_id = embed_model_id
-        self.clean_sha1 = clean_sha1
-        self.dim = int(self.vectors.shape[1])
-        self.faiss = faiss.IndexFlatIP(self.dim)
-        self.faiss.add(self.vectors)
-        self._row = {cid: i for i, cid in enumerate(chunk_ids)}
+def text_key(text: str) -> str:
+    """The key of a text's vector: sha1 hex of the exact text embedded."""
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def model_slug(model_id: str) -> str:
+    """A folder name for a model id: readable, and unique through a hash of the full id."""
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", model_id).strip("_.")[-60:]
+    return f"{readable}-{hashlib.sha1(model_id.encode()).hexdigest()[:8]}"
+
+
+@dataclass(frozen=True)
+class _Segment:
+    name: str
+    keys: list[str]
+    vectors: np.ndarray  # (len(keys), dim) float32, unit rows
+
+
+class VectorStore:
+    """Vectors of one embedding model, keyed by `text_key`, in append-only checksummed segment files."""
+
+    def __init__(self, folder: Path, model_id: str):
+        self.model_id = model_id
+        self.path = Path(folder) / model_slug(model_id)
+        self._refresh_lock = threading.Lock()
+        self._bad: set[str] = set()  # damaged segments that could not be renamed away
+        # segments (oldest first) and key -> (segment, row), replaced together so that readers see one state
+        self._state: tuple[tuple[_Segment, ...], dict[str, tuple[int, int]]] = ((), {})
+        if self._recorded_model() not in (None, model_id):
+            raise IndexModelMismatch(
+                f"{self.path} holds vectors of {self._recorded_model()!r}, not {model_id!r}"
+            )
+        self.refresh()
+
+    @property
+    def dim(self) -> int | None:
+        segments = self._state[0]
+        return int(segments[0].vectors.shape[1]) if segments else None
 
     def __len__(self) -> int:
-        return len(self.chunk_ids)
+        return len(self._state[1])
 
-    def vector(self, chunk_id: str) -> np.ndarray:
-        return self.vectors[self._row[chunk_id]]
+    def keys(self) -> set[str]:
+        return set(self._state[1])
 
-    def search(self, query_vec: np.ndarray, k: int) -> list[tuple[str, float]]:
-        """The k nearest chunks as (chunk id, cosine), best first."""
-        if k <= 0 or not self.chunk_ids:
-            return []
-        q = np.asarray(query_vec, dtype=np.float32).reshape(1, -1)
-        if q.shape[1] != self.dim:
-            raise ValueError(f"query vector has {q.shape[1]} dimensions, the index {self.dim}")
-        scores, rows = self.faiss.search(_normalise(q), min(k, len(self.chunk_ids)))
-        return [(self.chunk_ids[r], float(s)) for s, r in zip(scores[0], rows[0], strict=True) if r >= 0]
+    def missing(self, keys: Sequence[str]) -> list[str]:
+        """The distinct keys without a vector, in their first order."""
+        where = self._state[1]
+        return [k for k in dict.fromkeys(keys) if k not in where]
 
+    def get(self, keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(vectors (n, dim) float32, found (n,) bool); rows of keys not found are zeros."""
+        segments, where = self._state
+        loc = np.array([where.get(k, (-1, -1)) for k in keys], dtype=np.int64).reshape(-1, 2)
+        out = np.zeros((len(keys), self.dim or 0), dtype=np.float32)
+        hits = np.flatnonzero(loc[:, 0] >= 0)
+        hits = hits[np.argsort(loc[hits, 0], kind="stable")]  # gathered segment by segment
+        segment_ids, starts = np.unique(loc[hits, 0], return_index=True)
+        for s, group in zip(segment_ids, np.split(hits, starts[1:]) if hits.size else [], strict=True):
+            out[group] = segments[s].vectors[loc[group, 1]]
+        return out, loc[:, 0] >= 0
 
-def load(index_dir: Path, embed_model_id: str) -> VectorIndex | None:
-    """The complete index at `index_dir`, or None when there is none (or it is damaged: it will be rebuilt)."""
-    folder = _complete_folder(Path(index_dir))
-    if folder is None:
-        return None
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text())
-        built_with = manifest["embed_model"]
-    except (OSError, ValueError, KeyError) as exc:
-        log.warning("ignoring the index at %s: unreadable manifest (%s)", folder, exc)
-        return None
-    if built_with != embed_model_id:
-        raise IndexModelMismatch(
-            f"the index at {index_dir} was built with model {built_with!r}, but RAG_EMBED_MODEL gives "
-            f"{embed_model_id!r}; run `rag ingest` to re-embed every chunk with the new model (a build never mixes "
-            "models), or set RAG_EMBED_MODEL back to the old one"
-        )
-    try:
-        ids = json.loads((folder / "ids.json").read_text())
-        vectors = np.load(folder / "vectors.npy")
-        stored = faiss.read_index(str(folder / "faiss.index"))
-        count, dim = manifest["count"], manifest["dim"]
-        consistent = (
-            manifest.get("format") == FORMAT
-            and len(ids["chunk_ids"]) == len(ids["clean_sha1"]) == count == stored.ntotal
-            and vectors.shape == (count, dim)
-            and stored.d == dim
-        )
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        consistent, ids, vectors = False, {}, None
-        log.debug("reading %s: %s", folder, exc)
-    if not consistent:
-        log.warning("ignoring the index at %s: its files are missing or inconsistent", folder)
-        return None
-    return VectorIndex(ids["chunk_ids"], vectors, built_with, ids["clean_sha1"])
+    def add(self, keys: Sequence[str], vectors: np.ndarray) -> None:
+        """Store vectors (L2-normalised here) as one new segment. Raises ValueError on non-finite or zero
+        vectors, or a dimension other than the store's."""
+        keys = list(keys)
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(len(keys), -1)
+        if not keys:
+            return
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        if not np.isfinite(norms).all() or (norms == 0).any():
+            raise ValueError("refusing to store vectors that are not finite or are zero")
+        if self.dim is not None and vectors.shape[1] != self.dim:
+            raise ValueError(f"vectors have {vectors.shape[1]} dimensions, the store {self.dim}")
+        with self._writing():
+            self._write_segment(keys, vectors / norms)
+        self.refresh()
 
+    def compact(self, keep: set[str] | None = None) -> None:
+        """Rewrite the store as one segment holding only the keys in `keep` (all keys when None)."""
+        with self._writing():
+            self.refresh()
+            kept = [k for k in self._state[1] if keep is None or k in keep]
+            old = [*self.path.glob("seg-*.npz"), *self.path.glob("*.corrupt")]
+            if kept:
+                self._write_segment(kept, self.get(kept)[0])
+            for path in old:
+                path.unlink(missing_ok=True)
+            _fsync_dir(self.path)
+            log.info("compacted %s: %d vectors kept, %d files removed", self.path, len(kept), len(old))
+        self.refresh()
 
-def build_or_update(chunks: list[Chunk], embed_model, index_dir: Path, progress: bool = False) -> VectorIndex:
-    """The index of exactly `chunks` (in their order), embedding only texts the stored index lacks; written
-    atomically. A stored index built with another model is rebuilt from scratch, never mixed."""
-    index_dir = Path(index_dir)
-    model_id = embed_model_id(embed_model)
-    index_dir.parent.mkdir(parents=True, exist_ok=True)
-    with _build_lock(index_dir):
-        _recover(index_dir)
+    def refresh(self) -> set[str]:
+        """Load the segments written since the last look (by any process) and forget deleted ones; returns the
+        keys that became available. Cheap when nothing changed (one folder listing)."""
+        with self._refresh_lock:
+            segments = None
+            while segments is None:  # None: a segment was compacted away while we read it; look again
+                segments = self._load_segments()
+            old_segments, old_where = self._state
+            appended = [s.name for s in segments[: len(old_segments)]] == [s.name for s in old_segments]
+            where, start = (dict(old_where), len(old_segments)) if appended else ({}, 0)
+            for s in range(start, len(segments)):
+                where.update((key, (s, row)) for row, key in enumerate(segments[s].keys))
+            self._state = (segments, where)
+            return where.keys() - old_where.keys()
+
+    def _load_segments(self) -> tuple[_Segment, ...] | None:
+        if not self.path.is_dir():
+            return ()
+        named = [(int(m[1]), name) for name in os.listdir(self.path) if (m := _SEGMENT.fullmatch(name))]
+        loaded = {seg.name: seg for seg in self._state[0]}
+        segments: list[_Segment] = []
+        for _, name in sorted(named):
+            if name in self._bad:
+                continue
+            dim = int(segments[0].vectors.shape[1]) if segments else None
+            try:
+                segment = loaded.get(name) or self._read_segment(self.path / name, dim)
+            except FileNotFoundError:
+                return None
+            if segment is not None:
+                segments.append(segment)
+        return tuple(segments)
+
+    def _read_segment(self, path: Path, dim: int | None) -> _Segment | None:
+        """The segment at `path`, or None when it is damaged (logged, renamed to *.corrupt)."""
+        data = path.read_bytes()
+        problem = None
+        if hashlib.sha256(data).hexdigest() != _SEGMENT.fullmatch(path.name)[2]:
+            problem = "its bytes do not match the checksum in its name"
+        else:
+            try:
+                with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+                    keys, vectors = npz["keys"], npz["vectors"]
+                if keys.ndim != 1 or keys.dtype.kind != "U" or vectors.dtype != np.float32:
+                    raise ValueError(f"unexpected types {keys.dtype} {vectors.dtype}")
+                if vectors.shape != (len(keys), dim or vectors.shape[-1]):
+                    raise ValueError(f"unexpected shapes {keys.shape} {vectors.shape}, dimension {dim}")
+            except Exception as exc:  # zip, npy or shape errors: a damaged file, whatever the cause
+                problem = f"unreadable ({type(exc).__name__}: {exc})"
+        if problem is not None:
+            log.warning("dropping segment %s: %s; its texts will be embedded again", path, problem)
+            self._bad.add(path.name)
+            with contextlib.suppress(OSError):
+                os.replace(path, path.with_name(path.name + ".corrupt"))
+            return None
+        good = np.isfinite(vectors).all(axis=1)
+        good[good] = np.abs(np.linalg.norm(vectors[good], axis=1) - 1) <= NORM_TOLERANCE
+        if not good.all():
+            bad = f"{(~good).sum()} of {len(good)} vectors"
+            log.warning("segment %s: dropping %s not finite or not of unit norm (to embed again)", path, bad)
+            keys, vectors = keys[good], vectors[good]
+        return _Segment(path.name, keys.tolist(), np.ascontiguousarray(vectors))
+
+    def _write_segment(self, keys: list[str], vectors: np.ndarray) -> None:
+        """Under the writer lock: one new segment, numbered after every segment on disk."""
+        numbers = [int(m[1]) for name in os.listdir(self.path) if (m := _SEGMENT.fullmatch(name))]
+        buffer = io.BytesIO()
+        np.savez(buffer, keys=np.array(keys, dtype=str), vectors=np.asarray(vectors, dtype=np.float32))
+        data = buffer.getvalue()
+        number = max(numbers, default=0) + 1
+        _publish(self.path, f"seg-{number:06d}-{hashlib.sha256(data).hexdigest()}.npz", data)
+
+    def _recorded_model(self) -> str | None:
+        """The model id in model.json; None when there is none or it is unreadable (it is written again)."""
         try:
-            previous = load(index_dir, model_id)
-        except IndexModelMismatch as exc:
-            log.warning("%s. Rebuilding: every chunk is embedded again with %s", exc, model_id)
-            previous = None
-        ids = [c.id for c in chunks]
-        hashes = [hashlib.sha1(c.clean.encode()).hexdigest() for c in chunks]
-        if previous is not None and previous.chunk_ids == ids and previous.clean_sha1 == hashes:
-            return previous
-        tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.building-", dir=index_dir.parent))
-        try:
-            vectors = _embed(chunks, hashes, embed_model, previous, progress)
-            index = VectorIndex(ids, vectors, model_id, hashes)
-            _write(tmp, index)
-            _swap(tmp, index_dir)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return index
+            return str(json.loads((self.path / "model.json").read_text())["embed_model"])
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("%s/model.json is unreadable (%s); it will be written again", self.path, exc)
+            return None
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        with _folder_lock(self.path):
+            if self._recorded_model() != self.model_id:
+                data = json.dumps({"format": FORMAT, "embed_model": self.model_id}).encode()
+                _publish(self.path, "model.json", data)
+            yield
 
 
-def _embed(chunks: list[Chunk], hashes: list[str], embed_model, previous, progress: bool) -> np.ndarray:
-    cache: dict[str, np.ndarray] = (
-        dict(zip(previous.clean_sha1, previous.vectors, strict=True)) if previous else {}
-    )
-    todo: dict[str, str] = {}  # text hash -> text, each distinct text once
-    for chunk, h in zip(chunks, hashes, strict=True):
-        if h not in cache:
-            todo.setdefault(h, chunk.clean)
-    log.info("embedding %d of %d chunks (%d cached)", len(todo), len(chunks), len(chunks) - len(todo))
-    bar = None
-    if progress and todo:
-        from tqdm import tqdm
+class DenseIndex:
+    """FAISS search over the rows of an (n, dim) matrix of L2-normalised vectors; see the module docstring."""
 
-        bar = tqdm(total=len(todo), desc="embedding", unit="chunk")
-    batch_size = max(1, int(embed_model.embed_batch_size))
-    pending = list(todo.items())
-    for start in range(0, len(pending), batch_size):
-        batch = pending[start : start + batch_size]
-        embedded = embed_model.get_text_embedding_batch([text for _, text in batch])
-        for (h, _), vec in zip(batch, embedded, strict=True):
-            cache[h] = _normalise(np.asarray(vec, dtype=np.float32))
-        if bar is not None:
-            bar.update(len(batch))
-    if bar is not None:
-        bar.close()
-    if not chunks:
-        return np.zeros((0, previous.dim if previous else 0), dtype=np.float32)
-    return np.stack([cache[h] for h in hashes])
+    def __init__(self, vectors: np.ndarray, cache: Path | None = None):
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        faiss = _faiss()
+        n, self.dim = vectors.shape
+        if n >= HNSW_MIN:
+            self.kind, self._faiss = "hnsw", _hnsw(vectors, cache)
+            self._faiss.hnsw.efSearch = HNSW_EF_SEARCH
+            storage = faiss.downcast_index(self._faiss.storage)
+        else:
+            self.kind, self._faiss = "flat", faiss.IndexFlatIP(self.dim)
+            self._faiss.add(vectors)
+            storage = self._faiss
+        # FAISS's own copy of the rows, viewed without copying (valid while self._faiss lives)
+        self._rows = faiss.rev_swig_ptr(storage.get_xb(), n * self.dim).reshape(n, self.dim) if n else vectors
+
+    def __len__(self) -> int:
+        return int(self._faiss.ntotal)
+
+    def search(self, query_vec: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of the k nearest vectors and their cosines, best first."""
+        q = self._query(query_vec)
+        k = min(k, len(self))
+        if k <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        scores, rows = self._faiss.search(q[None, :], k)
+        keep = rows[0] >= 0
+        return rows[0][keep], scores[0][keep]
+
+    def scores_for(self, query_vec: np.ndarray, rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Exact cosines of the query with the given rows (to fuse with lexical candidates)."""
+        return self._rows[np.asarray(rows, dtype=np.int64)] @ self._query(query_vec)
+
+    def _query(self, query_vec: np.ndarray) -> np.ndarray:
+        q = np.asarray(query_vec, dtype=np.float32).reshape(-1)
+        if q.shape[0] != self.dim:
+            raise ValueError(f"query vector has {q.shape[0]} dimensions, the index {self.dim}")
+        norm = np.linalg.norm(q)
+        return q / norm if norm > 0 else q
 
 
-def _normalise(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
-    return vectors / np.where(norms > 0, norms, 1.0)
+def _faiss():
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before FAISS's OpenMP loads: idle threads sleep
+    import faiss
+
+    return faiss
 
 
-def _write(folder: Path, index: VectorIndex) -> None:
-    ids = {"chunk_ids": index.chunk_ids, "clean_sha1": index.clean_sha1}
-    _write_file(folder / "ids.json", json.dumps(ids).encode())
-    buffer = io.BytesIO()
-    np.save(buffer, index.vectors)
-    _write_file(folder / "vectors.npy", buffer.getvalue())
-    _write_file(folder / "faiss.index", faiss.serialize_index(index.faiss).tobytes())
-    manifest = {
-        "format": FORMAT,
-        "embed_model": index.embed_model_id,
-        "dim": index.dim,
-        "count": len(index),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    _write_file(folder / MANIFEST, json.dumps(manifest, indent=1).encode())  # last: marks the folder complete
+def _hnsw(vectors: np.ndarray, cache: Path | None):
+    """IndexHNSWFlat over `vectors`: loaded from `cache` when saved there for the same vectors, else built
+    with all cores (and saved there, replacing older graphs)."""
+    faiss = _faiss()
+    content = hashlib.sha256(vectors)
+    content.update(f"M={HNSW_M} efConstruction={HNSW_EF_CONSTRUCTION}".encode())  # the graph's parameters too
+    fingerprint = content.hexdigest()[:16]
+    if cache is not None and Path(cache).is_dir():
+        for path in Path(cache).glob(f"hnsw-{fingerprint}-*.faiss"):
+            with open(path, "rb") as fh:
+                intact = hashlib.file_digest(fh, "sha256").hexdigest() == path.stem.rsplit("-", 1)[-1]
+            if intact:
+                index = faiss.read_index(str(path))
+                if index.ntotal == len(vectors) and index.d == vectors.shape[1]:
+                    log.info("loaded the HNSW graph of %d vectors from %s", index.ntotal, path)
+                    return index
+            log.warning("ignoring the damaged HNSW graph %s", path)
+            path.unlink(missing_ok=True)
+    index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(os.cpu_count() or 1)  # this thread only: queries keep their own setting
+    try:
+        index.add(vectors)
+    finally:
+        faiss.omp_set_num_threads(threads)
+    if cache is not None:  # written by FAISS to a temporary file (no copy in memory), then renamed
+        with _folder_lock(Path(cache)):
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=cache)
+            os.close(fd)
+            faiss.write_index(index, tmp)
+            with open(tmp, "rb+") as fh:
+                digest = hashlib.file_digest(fh, "sha256").hexdigest()
+                os.fchmod(fh.fileno(), 0o644)
+                os.fsync(fh.fileno())
+            for old in Path(cache).glob("hnsw-*.faiss"):
+                old.unlink(missing_ok=True)
+            os.replace(tmp, Path(cache) / f"hnsw-{fingerprint}-{digest}.faiss")
+            _fsync_dir(Path(cache))
+    return index
+
+
+def _publish(folder: Path, name: str, data) -> None:
+    """Under the folder's lock: write `data` to folder/name atomically and durably."""
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), 0o644)  # mkstemp's 0600 would hide the file from other users
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, folder / name)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     _fsync_dir(folder)
-
-
-def _swap(new: Path, index_dir: Path) -> None:
-    old = _old(index_dir)
-    _discard(old)
-    if index_dir.exists():
-        os.replace(index_dir, old)
-    os.replace(new, index_dir)
-    _fsync_dir(index_dir.parent)
-    _discard(old)
-
-
-def _recover(index_dir: Path) -> None:
-    """Under the build lock: restore the previous index if a crash hit between the two renames of a swap,
-    and delete what crashed builds left behind."""
-    old = _old(index_dir)
-    if not (index_dir / MANIFEST).exists() and (old / MANIFEST).exists():
-        log.warning("restoring the index at %s left aside by an interrupted build", index_dir)
-        _discard(index_dir)
-        os.replace(old, index_dir)
-    _discard(old)
-    for leftover in index_dir.parent.glob(f".{index_dir.name}.building-*"):
-        log.info("removing %s, left by an interrupted build", leftover)
-        shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _complete_folder(index_dir: Path) -> Path | None:
-    for folder in (index_dir, _old(index_dir)):  # the old one only exists mid-swap, or after a crash there
-        if (folder / MANIFEST).is_file():
-            return folder
-    return None
-
-
-def _old(index_dir: Path) -> Path:
-    return index_dir.with_name(f".{index_dir.name}.old")
-
-
-def _discard(folder: Path) -> None:
-    """Delete a folder, its manifest first, so that a half-deleted folder never looks complete."""
-    (folder / MANIFEST).unlink(missing_ok=True)
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    with open(path, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -254,8 +363,12 @@ def _fsync_dir(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def _build_lock(index_dir: Path) -> Iterator[None]:
-    with open(index_dir.parent / f".{index_dir.name}.lock", "a") as fh:
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """The writers' lock of a store folder; temporary files found while holding it were left by a crash."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a") as fh:
         if fcntl is not None:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        for leftover in folder.glob(".tmp-*"):
+            leftover.unlink(missing_ok=True)
         yield
