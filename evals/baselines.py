@@ -1,42 +1,69 @@
-"""The naive llama-index baseline: default `SentenceSplitter`, the same embedder, an in-memory
-`VectorStoreIndex`, top-k nodes as the answer context (converted to Chunks for the same answerer)."""
+"""Peers for `rag eval --baselines`, on equal terms with ours: the same cleaned text, the same embedding
+model, the same number of chunks handed to the same extractive answerer, and none of our question
+understanding beyond what that answerer itself does (no scope filter, no scope refusal, no rerank).
+
+- bm25: BM25 on jieba tokens alone.
+- dense: the best statement cosine alone.
+- naive-llama-index: llama-index's default `SentenceSplitter` and an in-memory `VectorStoreIndex` over the
+  cleaned text of each document, with the same embedder; its top nodes become chunks for the answerer.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import time
+from collections.abc import Callable
 
-from ingest.pipeline import find_files
-from ingest.readers import UnreadableDocument, read_lines
 from ingest.types import Chunk
-from rag.types import ScoredChunk
+from rag.answer import compose
+from rag.query import parse_query
+from rag.types import Answer, ScoredChunk
+
+System = Callable[[str], tuple[Answer, list[tuple[str, str]]]]
 
 
-class NaiveLlamaIndex:
-    def __init__(self, corpus: Path, embed_model):
+class Baselines:
+    def __init__(self, rag, context: int):
+        self.rag = rag
+        self.context = context
+        self._naive = None
+
+    def systems(self) -> dict[str, System]:
+        return {"bm25": self._plain("bm25"), "dense": self._plain("dense"), "naive-llama-index": self._llama}
+
+    def _plain(self, mode: str) -> System:
+        def run(question: str) -> tuple[Answer, list[tuple[str, str]]]:
+            started = time.perf_counter()
+            retrieval = self.rag.retrieve(question, self.context, mode=mode)
+            answer = compose(retrieval, self.rag.snapshot.profile, started, scope=False)
+            return answer, [(s.chunk.doc, s.chunk.text) for s in retrieval.ranked]
+
+        return run
+
+    def _build_naive(self):
         from llama_index.core import Document, VectorStoreIndex
         from llama_index.core.node_parser import SentenceSplitter
 
-        documents, self._texts = [], {}
-        for path in find_files([corpus])[0]:
-            try:
-                text = "\n".join(read_lines(path))
-            except UnreadableDocument:
-                continue
-            self._texts[path.name] = text
-            documents.append(Document(text=text, metadata={"doc": path.name}, id_=path.name))
+        texts: dict[str, list[str]] = {}
+        for chunk in self.rag.chunks:
+            texts.setdefault(chunk.doc, []).append(chunk.clean)
+        documents = [
+            Document(text="\n".join(parts), metadata={"doc": doc}, id_=doc) for doc, parts in texts.items()
+        ]
         nodes = SentenceSplitter().get_nodes_from_documents(documents)
-        self._index = VectorStoreIndex(nodes, embed_model=embed_model, show_progress=True)
+        return VectorStoreIndex(nodes, embed_model=self.rag.embed_model, show_progress=True)
 
-    def retrieve(self, question: str, top_k: int) -> list[ScoredChunk]:
-        out = []
-        for hit in self._index.as_retriever(similarity_top_k=top_k).retrieve(question):
-            node, doc = hit.node, hit.node.metadata["doc"]
-            text = node.get_content()
-            full = self._texts[doc]
-            start = node.start_char_idx if node.start_char_idx is not None else max(full.find(text), 0)
-            first = full.count("\n", 0, start) + 1
+    def _llama(self, question: str) -> tuple[Answer, list[tuple[str, str]]]:
+        if self._naive is None:
+            self._naive = self._build_naive()
+        started = time.perf_counter()
+        ranked = []
+        for hit in self._naive.as_retriever(similarity_top_k=self.context).retrieve(question):
+            doc, text = hit.node.metadata["doc"], hit.node.get_content()
             chunk = Chunk(id=Chunk.make_id(doc, text), doc=doc, title=doc, place=None, report_year=None, section="",
-                          section_year=None, kind="other", start_line=first, end_line=first + text.count("\n"),
-                          text=text, clean=text)  # fmt: skip
-            out.append(ScoredChunk(chunk=chunk, score=float(hit.score or 0.0)))
-        return out
+                          section_year=None, kind="other", start_line=1, end_line=1, text=text, clean=text)  # fmt: skip
+            ranked.append(ScoredChunk(chunk=chunk, score=float(hit.score or 0.0)))
+        snapshot = self.rag.snapshot
+        query = parse_query(question, snapshot.profile, snapshot.retriever.bm25)
+        retrieval = snapshot.retriever.answer_context(query, ranked)
+        answer = compose(retrieval, self.rag.snapshot.profile, started, scope=False)
+        return answer, [(s.chunk.doc, s.chunk.text) for s in ranked]

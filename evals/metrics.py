@@ -59,6 +59,8 @@ class EvalItem(BaseModel):
     kind: str = "other"
     lang: str = "zh"
     note: str | None = None
+    corpus: str = "seeds"  # which corpus the item is asked of (evals.runner.CORPORA)
+    tags: list[str] = []  # e.g. "colloquial"
 
     @property
     def docs(self) -> list[str]:
@@ -165,18 +167,23 @@ class ItemScore:
     expected_where: list[str] = field(default_factory=list)
     answer: str = ""
     cited: list[str] = field(default_factory=list)
+    corpus: str = "seeds"
+    groups: list[str] = field(default_factory=list)  # "english", "colloquial": groups reported on their own
 
 
 @dataclass
 class SystemScores:
-    """Metrics of one system over an eval set: overall, per kind, and the per-item outcomes."""
+    """Metrics of one system over an eval set: overall, per kind, per group (corpus, English, colloquial),
+    and the per-item outcomes."""
 
     overall: dict[str, float | int | None]
     kinds: dict[str, dict[str, float | int | None]]
     items: list[ItemScore]
+    groups: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"overall": self.overall, "kinds": self.kinds, "items": [asdict(i) for i in self.items]}
+        return {"overall": self.overall, "kinds": self.kinds, "groups": self.groups,
+                "items": [asdict(i) for i in self.items]}  # fmt: skip
 
 
 def aggregate(rows: list[ItemScore]) -> dict[str, float | int | None]:
@@ -213,8 +220,15 @@ def summarize(rows: list[ItemScore]) -> SystemScores:
     kinds = sorted(
         {r.kind for r in rows}, key=lambda k: (KINDS_ORDER.index(k) if k in KINDS_ORDER else 99, k)
     )
+    groups = {
+        f"corpus {c}": aggregate([r for r in rows if r.corpus == c]) for c in sorted({r.corpus for r in rows})
+    }
+    for name in ("english", "colloquial"):
+        members = [r for r in rows if name in r.groups]
+        if members:
+            groups[name] = aggregate(members)
     return SystemScores(
-        aggregate(rows), {k: aggregate([r for r in rows if r.kind == k]) for k in kinds}, rows
+        aggregate(rows), {k: aggregate([r for r in rows if r.kind == k]) for k in kinds}, rows, groups
     )
 
 
@@ -229,6 +243,7 @@ def load_thresholds(path: Path) -> dict:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise EvalSetError(f"{path}: cannot read thresholds ({exc})") from exc
     scopes = [("overall", thresholds.get("overall", {}))] + list(thresholds.get("kind", {}).items())
+    scopes += list(thresholds.get("group", {}).items())
     for scope, limits in scopes:
         for metric, limit in limits.items():
             if metric.removeprefix("max_") not in METRICS or not isinstance(limit, int | float):
@@ -246,6 +261,9 @@ def check_thresholds(result: SystemScores, thresholds: dict) -> list[str]:
     scopes = [("overall", result.overall, thresholds.get("overall", {}))]
     scopes += [
         (kind, result.kinds.get(kind, {}), limits) for kind, limits in thresholds.get("kind", {}).items()
+    ]
+    scopes += [
+        (group, result.groups.get(group, {}), limits) for group, limits in thresholds.get("group", {}).items()
     ]
     for scope, metrics, limits in scopes:
         for metric, limit in limits.items():

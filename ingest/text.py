@@ -112,6 +112,11 @@ class Number:
     ordinal: bool  # 第27名
 
     @property
+    def full_unit(self) -> str:
+        """Magnitude and unit together, as a question asks for them: 亿元, 万人, 万亿元."""
+        return self.magnitude + self.unit
+
+    @property
     def is_percent(self) -> bool:
         return self.unit in PERCENT_UNITS
 
@@ -166,6 +171,7 @@ SENTENCE = re.compile(r"[^。！？!?\n]+(?:[。！？!?]+[”’」』)）]*)?|
 CLAUSE = re.compile(r"[^；;]+[；;]?")
 LONG_SENTENCE = 120  # cleaned characters: a longer sentence is also cut into its ；-clauses
 MIN_STATEMENT = 10  # a shorter piece (a heading, "完成情况:") joins the statement after it
+ENUMERATOR = re.compile(r"^\s*(?:\d{1,2}[.、．]|[(（][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+、)\s*")
 SUBJECT = re.compile(r"^[^，,：:；;。]{2,24}[：:]|^[^，,：:；;。]{2,16}[，,]")
 
 
@@ -221,7 +227,8 @@ def split_statements(text: str) -> tuple[Statement, ...]:
     for a, b, subject in pieces:
         if carry is not None:
             a, carry = carry, None
-        if len(clean_text(text[a:b])) < MIN_STATEMENT and not re.search(r"\d", text[a:b]):
+        piece = ENUMERATOR.sub("", clean_text(text[a:b]))
+        if len(piece) < MIN_STATEMENT and not re.search(r"\d", piece):
             carry = a
             continue
         out.append(Statement(a, b, text[a:b], subject))

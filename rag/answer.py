@@ -1,338 +1,259 @@
-"""The offline answerer: extract, don't invent.
+"""The offline answerer: quote, don't invent.
 
-It splits the retrieved in-scope chunks into sentences, scores each sentence against the question
-(weighted share of the question's key terms it contains, a number with the asked-for unit, plan/result
-cues, retrieval rank), and quotes the best ones with `[n]` markers. It refuses ("报告中未找到…") when the
-question's district/year is not covered or when no sentence covers enough of the question
-(MIN_COVERAGE, calibrated on the dev set's unanswerable items), naming the closest passages that exist.
+From a `Retrieval` (the parsed question, ranked chunks, scored statements) it either quotes the best
+statements with `[n]` markers, or refuses ("报告中未找到…") naming what the corpus does hold:
+- a place the corpus holds no report of, or a year none of its reports covers, is refused at once;
+- otherwise a calibrated model (`rag/models/refusal.json`, fitted by `evals/calibrate.py` on the tuning
+  items) decides from the best evidence whether the reports answer the question.
+Several statements are quoted when the question asks about several places or years (one for each), asks
+several things ("…多少…多少"), asks for a list that runs on, or when two documents claim the same place and
+year (both are shown, so that no upload silently wins). A label in front of a quote names the place, and the
+year only when the quoted passage states it: every number of an answer is in the passage it cites.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
-from functools import lru_cache
 
-from ingest.metadata import DISTRICTS
-from ingest.text import NUMBER, clean_text
-from rag.lexical import REPORT_TERMS, tokenize
-from rag.scope import PLAN_CUES, RESULT_CUES, Scope, parse_scope, translate
-from rag.types import Answer, Citation, RetrievedChunk, ScoredChunk
+from ingest.text import clean_text
+from rag.evidence import Candidate, load_model, logistic
+from rag.query import Query
+from rag.retrieve import Retrieval
+from rag.scope import CorpusProfile
+from rag.types import Answer, Citation, RetrievedChunk
 
-SENTENCE = re.compile(r"[^。;\uff1b!?\uff01\uff1f\n]+[。;\uff1b!?\uff01\uff1f]?")
-QUOTED = re.compile(r"[“\"「『]([^”\"」』]{2,12})[”\"」』]")
-ENUMERATION = re.compile(
-    r"[、;\uff1b]|\d+[.、]|[一二三四五六七八九十][是、]|(?:^|[。;\uff1b])\s*[^。;\uff1b:\uff1a]{2,8}[:\uff1a]"
-)
-GENERIC = {"哪几个", "哪个", "几个", "多少个", "哪一", "什么样", "目标", "计划", "预期", "完成", "实现", "多少", "增长", "情况", "全年", "上半年", "期间", "实际", "具体", "哪些", "什么", "意思", "是什么", "包括", "方面", "进展", "如何", "政府", "工作", "报告"}  # fmt: skip
-UNIT_ASKED = re.compile(
-    r"多少(亿元|万元|元|个|家|人|项|天|亩|套|所|座|部|条|名|户|栋)|(?<!哪)几(个|家|项|所|座|部|条|名)"
-)
-LIST_Q = re.compile(r"哪些|哪几|分别是|包括|有什么|是什么|哪三|哪六|what are|which", re.I)
-DEFINITION_Q = re.compile(r"是什么意思|指什么|什么意思|是指|具体指|是什么|what does .* mean|what is", re.I)
-NUMERIC_Q = re.compile(r"多少|几|增长|目标|增速|排第|how many|how much|how fast|growth|rate|%", re.I)
-AGGREGATE = re.compile(r"五年来|十[一二三四五]五(期间|时期)?|累计|年均")
-MIN_COVERAGE = 0.5  # share of weighted key terms a quoted sentence must contain
-MAX_QUOTES = 3
+REFUSAL_FEATURES = ["best_logit", "margin", "lex", "lex_ctx", "bound", "sem", "sem_margin", "type", "no_number",
+                    "intent_clash", "year_clash", "half_missing", "aggregate", "english", "scoped", "numeric"]  # fmt: skip
+DEFAULT_THRESHOLD = 0.5
+MAX_QUOTES = 4
+RUN_ON_CHARS = 320  # a list quote continues into the statements after it, up to this many characters
+INTRO_CHARS = 40  # a quote this short is a heading or an introduction: what it introduces follows
+CLOSE = 0.85  # a second statement is quoted when it scores at least this share of the best
 
 
-@dataclass
-class _Candidate:
-    rank: int  # index into the retrieved list
-    quote: str  # original text of the sentence
-    score: float
-    coverage: float
+def refusal_features(query: Query, evidence: list[Candidate]) -> dict[str, float]:
+    """What the decision to answer looks at: the best statement's fitted log-odds and features, how far it
+    stands out from the next (in score) and from the rest (in meaning), and what kind of question it is."""
+    best = evidence[0]
+    second = evidence[1].logit if len(evidence) > 1 else best.logit - 5.0
+    head = [c.features["sem"] for c in evidence[:10]]
+    f = {k: best.features.get(k, 0.0) for k in REFUSAL_FEATURES if k in best.features}
+    f.update(
+        best_logit=max(-10.0, min(10.0, best.logit)),
+        margin=max(-5.0, min(5.0, best.logit - second)),
+        sem_margin=best.features["sem"] - sum(head) / len(head),
+        scoped=float(query.scoped),
+        numeric=float(query.numeric),
+    )
+    return f
 
 
-def key_terms(question: str, scope: Scope) -> dict[str, float]:
-    """The question's content terms with weights (report indicator terms weigh most)."""
-    drop = set(DISTRICTS) | set(DISTRICTS.values())
-    terms: dict[str, float] = {}
-    for t in tokenize(translate(question)):
-        if scope.english and re.fullmatch(r"[a-z']+", t):
-            continue  # an English word the term table did not translate cannot match Chinese text
-        if (
-            t in drop
-            or any(t in d for d in scope.districts)
-            or re.fullmatch(r"[\d.%]+", t)
-            or t in GENERIC
-            or any(t in g and g in question for g in GENERIC)  # "上半" of "上半年"
-            or len(t) < 2
-        ):
-            continue
-        terms[t] = 4.0 if t in REPORT_TERMS else 3.0 if len(t) >= 3 else 2.0
-    for quoted in QUOTED.findall(question):  # a quoted name is a term of its own: “六清”
-        terms[clean_text(quoted)] = 4.0
-    return terms
-
-
-@lru_cache(maxsize=50_000)
-def _bigrams(text: str) -> frozenset[str]:
-    return frozenset(text[i : i + 2] for i in range(len(text) - 1))
-
-
-def _coverage(text: str, terms: dict[str, float]) -> float:
-    """Half the weighted share of key terms found whole, half the share of their character bigrams found
-    (so that "社会销售品零售总额" still mostly covers "社会消费品零售总额")."""
-    total = sum(terms.values())
-    if not total:
+def answerable_probability(query: Query, evidence: list[Candidate]) -> float:
+    if not evidence:
         return 0.0
-    whole = sum(w for t, w in terms.items() if t in text) / total
-    wanted = set().union(*(_bigrams(t) for t in terms))
-    found = len(wanted & _bigrams(text)) / len(wanted) if wanted else whole
-    return 0.5 * whole + 0.5 * found
+    return (
+        logistic(load_model("refusal") or {}, refusal_features(query, evidence))
+        if load_model("refusal")
+        else evidence[0].score
+    )
 
 
-def _score_sentence(
-    sentence: str,
-    terms: dict[str, float],
-    scope: Scope,
-    question: str,
-    prior: float,
-    kind: str,
-    lists: bool = False,
-) -> tuple[float, float]:
-    """(score, coverage) of one sentence; `lists`: the passage holding it enumerates items."""
-    clean = clean_text(sentence)
-    coverage = _coverage(clean, terms)
-    score = coverage + 0.1 * prior
-    numbers = NUMBER.findall(clean)
-    unit = UNIT_ASKED.search(question)
-    if unit and not any(n.endswith(unit.group(1) or unit.group(2)) for n in numbers):
-        return 0.0, 0.0  # asked "多少亿元", the sentence has no amount in 亿元
-    if (
-        LIST_Q.search(question)
-        and not DEFINITION_Q.search(question)
-        and not (lists or ENUMERATION.search(clean))
-    ):
-        return 0.0, 0.0  # asked for a list, the sentence enumerates nothing
-    if (
-        scope.intent == "result"
-        and (PLAN_CUES.search(clean) or kind == "plan")
-        and not RESULT_CUES.search(clean)
-    ):
-        return 0.0, 0.0  # asked what was achieved, the sentence states a target
-    if scope.intent == "plan" and kind == "result" and not PLAN_CUES.search(clean):
-        return 0.0, 0.0  # asked for a target, the sentence reports a result
-    if scope.full_year and "上半年" in clean and "全年" not in clean:
-        return 0.0, 0.0  # asked for the whole year, the sentence gives the first half
-    elif NUMERIC_Q.search(question) and numbers:
-        score += 0.15
-    if scope.intent == "plan" and PLAN_CUES.search(clean):
-        score += 0.1
-    if scope.intent == "result" and RESULT_CUES.search(clean):
-        score += 0.1
-    if scope.years and not scope.five_year and AGGREGATE.search(clean) and not AGGREGATE.search(question):
-        score -= 0.3  # asked about one year, the sentence sums up several
-    if scope.half_year and "上半年" in clean:
-        score += 0.1
-    return score, coverage
+def _years_held(query: Query, profile: CorpusProfile) -> bool:
+    names = [p.name for p in query.places] or list(profile.years)
+    covered = set().union(*(profile.years.get(n, set()) for n in names)) if names else set()
+    if query.period:
+        return bool(covered & set(range(query.period[0], query.period[1] + 1)))
+    return not query.years or bool(covered & set(query.years))
 
 
-def _sentences(text: str, by_paragraph: bool = False) -> list[str]:
-    """Sentences (or, for definitions, whole paragraphs) of original text; a short line with no end mark
-    (a heading, a defined term, "1. 关爱老年人。") is joined to the unit after it, so that a quote never is
-    a bare heading."""
-    out: list[str] = []
-    carry = ""
-    for m in re.finditer(r"[^\n]+", text) if by_paragraph else SENTENCE.finditer(text):
-        sentence = m.group(0).strip()
-        if not sentence:
-            continue
-        if carry:
-            sentence = carry + ("" if carry.endswith(("。", ":", ":")) else " ") + sentence
-            carry = ""
-        if len(clean_text(sentence)) < 16 and not re.search(r"\d", sentence[-3:]):
-            carry = sentence
-            continue
-        out.append(sentence)
-    if carry:
-        out.append(carry)
-    return out
-
-
-def best_sentence_score(question: str, scope: Scope, chunk, terms: dict[str, float]) -> float:
-    """The score of the chunk's best sentence for the question (0 when none qualifies)."""
-    by_paragraph = bool(DEFINITION_Q.search(question))
-    lists = bool(list_items(chunk.text))
-    scores = [
-        _score_sentence(s, terms, scope, question, 0.0, chunk.kind, lists)[0]
-        for s in _sentences(chunk.text, by_paragraph)
-    ]
-    return max(scores, default=0.0)
-
-
-def _candidates(question: str, retrieved: list[ScoredChunk], scope: Scope) -> list[_Candidate]:
-    terms = key_terms(question, scope)
-    top = max((s.score for s in retrieved), default=1.0) or 1.0
-    out = []
-    for rank, sc in enumerate(retrieved):
-        if not sc.in_scope:
-            continue
-        lists = bool(list_items(sc.chunk.text))
-        for sentence in _sentences(sc.chunk.text, by_paragraph=bool(DEFINITION_Q.search(question))):
-            score, coverage = _score_sentence(
-                sentence, terms, scope, question, sc.score / top, sc.chunk.kind, lists
-            )
-            out.append(_Candidate(rank, sentence, score, coverage))
-    return sorted(out, key=lambda c: -c.score)
-
-
-def _pick(
-    question: str, candidates: list[_Candidate], retrieved: list[ScoredChunk], scope: Scope
-) -> list[_Candidate]:
-    """The best sentence, plus: one per district/year for cross questions, more items for list questions,
-    and the same thing in other reports when they say it almost as well."""
-    good = [c for c in candidates if c.coverage >= MIN_COVERAGE and c.score >= MIN_COVERAGE]
-    if not good:
-        return []
-    best = good[0]
-    picked = [best]
-    if multi_scope(scope):
-        # once one part is answered, the other districts/years need only half the evidence
-        good = [c for c in candidates if c.coverage >= MIN_COVERAGE / 2 and c.score >= MIN_COVERAGE / 2]
-        key = (
-            (lambda c: retrieved[c.rank].chunk.place)
-            if len(scope.districts) > 1
-            else (lambda c: retrieved[c.rank].chunk.section_year)
+def scope_refusal(query: Query, profile: CorpusProfile) -> str | None:
+    """The refusal text when the question's place or year is not held, else None."""
+    held = profile.describe() or "(none)"
+    if query.missing_places and not query.places:
+        missing = "、".join(query.missing_places)
+        if query.english:
+            return f"These reports do not include {missing}. They cover: {held}."
+        return f"报告中没有{missing}的政府工作报告。现有报告:{held}。"
+    if not _years_held(query, profile):
+        asked = (
+            "、".join(f"{y}年" for y in query.years)
+            if query.years
+            else f"{query.period[0]}–{query.period[1]}年"
         )
-        for c in good:
-            if key(c) not in {key(p) for p in picked}:
+        where = "、".join(p.name for p in query.places)
+        if query.english:
+            return f"These reports say nothing about {where} {asked}. They cover: {held}."
+        return f"报告中未找到{where}{asked}的内容。现有报告:{held}。"
+    return None
+
+
+def _closest(retrieval: Retrieval) -> str:
+    closest = []
+    for sc in retrieval.ranked[:3]:
+        c = sc.chunk
+        where = f"{c.place or ''}《{c.title[:30]}》{c.section[:30]}"
+        if where not in closest:
+            closest.append(where)
+    return ";".join(closest)
+
+
+def _part(query: Query, c: Candidate):
+    """Which part of a question about several places (or years) a statement answers, or None."""
+    if len(query.places) > 1:
+        return c.chunk.place if c.chunk.place in {p.name for p in query.places} else None
+    if len(query.years) > 1:
+        if c.chunk.section_year in query.years:
+            return c.chunk.section_year
+        return next((y for y in query.years if f"{y}年" in c.statement.text), None)
+    return None
+
+
+def _pick(query: Query, evidence: list[Candidate], threshold: float) -> list[Candidate]:
+    """The best statement; for a question about several places or years, the best one of each part that
+    passes half the threshold; a statement of another document claiming the same place and year (shown
+    side by side, so that no upload silently wins); for a question that asks several things, the next
+    statements scoring close to the best."""
+    best = evidence[0]
+    picked = [best]
+    if len(query.places) > 1 or len(query.years) > 1:
+        covered = {_part(query, best)}
+        for c in evidence[1:]:
+            part = _part(query, c)
+            if part is not None and part not in covered and c.score >= threshold / 2:
                 picked.append(c)
-    elif LIST_Q.search(question):
-        picked += [c for c in good[1:] if c.score >= best.score - 0.15 and c.rank != best.rank][
-            : MAX_QUOTES - 1
-        ]
-    else:
-        docs = {retrieved[best.rank].chunk.doc}
-        for c in good[1:]:
-            doc = retrieved[c.rank].chunk.doc
-            if doc not in docs and c.score >= best.score - 0.1 and not scope.years:
-                picked.append(c)
-                docs.add(doc)
+                covered.add(part)
+    rival = next(
+        (c for c in evidence[1:]
+         if c.chunk.doc != best.chunk.doc and c.chunk.place == best.chunk.place
+         and c.chunk.report_year == best.chunk.report_year and c.score >= CLOSE * best.score),
+        None,
+    )  # fmt: skip
+    if rival is not None and rival not in picked:
+        picked.append(rival)
+    floor = max(threshold, CLOSE * best.score)
+    for c in evidence[1:]:
+        if len(picked) >= min(MAX_QUOTES, query.parts):
+            break
+        if c not in picked and c.score >= floor and c.statement.text not in {p.statement.text for p in picked}:
+            picked.append(c)
     return picked[:MAX_QUOTES]
 
 
-LABELS = [
-    re.compile(r"(?:^|[。;\uff1b\n])\s*([^。;\uff1b:\uff1a\n,\uff0c]{2,8})[:\uff1a]"),  # "防洪水:…;排涝水:…"
-    re.compile(r"(?:^|\n)\s*\d{1,2}[.、．]\s*([^。;\uff1b\n,\uff0c]{2,14})[。;\uff1b]"),  # "1. 关爱老年人。…"
-]
+ITEM_START = re.compile(r"^\s*(?:\d{1,2}[.、．]|[(（][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+是|[^，,。；;]{2,12}[:：])")
 
 
-def list_items(text: str) -> list[str]:
-    """The labels of an enumeration inside a passage (at least three), in order; else []."""
-    for pattern in LABELS:
-        labels = [re.sub(r"^\d{1,2}[.、．]\s*", "", m.group(1).strip()) for m in pattern.finditer(text)]
-        if len(labels) >= 3:
-            return list(dict.fromkeys(labels))
-    return []
+def _run_on(c: Candidate, query: Query) -> tuple[str, bool]:
+    """A list or definition quote goes on through its paragraph, and into the next ones while the quote so
+    far is only a heading or an introduction ("“四水共治”全面推进。", "5. 双招双引") or, for a list, while they
+    are items of the enumeration ("1.…", "(二)…", "排涝水：…"); up to RUN_ON_CHARS. Returns the quote (always
+    a substring of the chunk's text) and whether the enumeration runs on past the chunk's end."""
+    text = c.statement.text
+    if query.answer_type not in ("list", "definition"):
+        return text, False
+    begin, end = c.statement.start, c.statement.end
+    rest = c.chunk.text[end:]
+    stop, taken = len(rest), 0
+    for i, paragraph in enumerate(rest.split("\n")):
+        start, taken = taken, taken + len(paragraph) + 1
+        if i == 0 or not paragraph.strip():
+            continue
+        intro = len(clean_text(c.chunk.text[begin : end + start])) <= INTRO_CHARS
+        if not intro and not (query.answer_type == "list" and ITEM_START.match(paragraph)):
+            stop = start
+            break
+    quote = c.chunk.text[begin : end + stop].rstrip()
+    if len(quote) <= RUN_ON_CHARS:
+        return quote, stop == len(rest) and query.answer_type == "list"
+    cut = max(quote.rfind(mark, 0, RUN_ON_CHARS) for mark in "。；;")
+    return (quote[: cut + 1] if cut + 1 > len(text) else text), False
 
 
-def _scope_words(scope: Scope) -> str:
-    parts = ["、".join(scope.districts)] if scope.districts else []
-    if scope.years:
-        parts.append("、".join(f"{y}年" for y in scope.years))
-    if scope.five_year:
-        parts.append(f"“{scope.five_year}”")
-    return "".join(parts)
+def _continuation(chunk, budget: int) -> str:
+    """The items an enumeration continues with at the start of the next chunk (empty if none)."""
+    if chunk is None or budget <= 0:
+        return ""
+    out, length = [], 0
+    for paragraph in chunk.text.split("\n"):
+        if not paragraph.strip():
+            out.append(paragraph)
+            continue
+        if not ITEM_START.match(paragraph) or length + len(paragraph) > budget:
+            break
+        out.append(paragraph)
+        length += len(paragraph)
+    return "\n".join(out).strip()
 
 
-def _refusal(question: str, retrieved: list[ScoredChunk], scope: Scope) -> str:
-    closest = []
-    for sc in retrieved[:3]:
-        c = sc.chunk
-        where = f"{c.place or ''}{f' {c.section_year}年' if c.section_year else ''}《{c.title[:30]}》{c.section[:30]}"
-        if where not in closest:
-            closest.append(where)
-    asked = _scope_words(scope)
-    if scope.english:
-        text = "Not found in these reports" + (f" for {asked}" if asked else "") + "."
-        return text + (" Closest passages: " + "; ".join(closest) if closest else "")
-    text = f"报告中未找到{asked}的相关内容。" if asked else "报告中未找到能回答这个问题的内容。"
-    return text + ("最接近的内容见:" + ";".join(closest) + "。" if closest else "")
+def _cite(citations: list[Citation], chunk, quote: str) -> int:
+    """The number of the citation of `quote` in `chunk`, added if new."""
+    for x in citations:
+        if x.doc == chunk.doc and x.start_line == chunk.start_line and x.quote == quote:
+            return x.n
+    citations.append(Citation.from_chunk(len(citations) + 1, chunk, quote))
+    return len(citations)
 
 
-def _list_part(
-    retrieved: list[ScoredChunk], best, citations: list[Citation], terms: dict[str, float]
-) -> list[tuple[str, str]]:
-    """The items of an enumeration in the best passage and its neighbours of the same section (an
-    enumeration split over several chunks), each item cited to the chunk that holds it; only when what
-    introduces the enumeration (the section path, the words before its first item) is what was asked."""
-    same = sorted(
-        (
-            sc.chunk
-            for sc in retrieved
-            if sc.in_scope and sc.chunk.doc == best.doc and sc.chunk.section.startswith(best.section)
-        ),
-        key=lambda c: c.start_line,
-    )
-    joined = "\n".join(c.text for c in same)
-    items = list_items(joined)
-    if not items:
-        return []
-    intro = best.section + joined[max(0, joined.find(items[0]) - 40) : joined.find(items[0])]
-    if _coverage(clean_text(intro), terms) < MIN_COVERAGE:
-        return []
-    cited = []
-    for item in items:
-        chunk = next(c for c in same if item in c.text)
-        n = next((x.n for x in citations if x.doc == chunk.doc and x.start_line == chunk.start_line), None)
-        if n is None:
-            n = len(citations) + 1
-            citations.append(Citation.from_chunk(n, chunk, item))
-        cited.append(f"{item}[{n}]")
-    return [("", "包括:" + "、".join(cited))]
+def _label(c: Candidate, multi: bool) -> str:
+    if not multi:
+        return ""
+    year = c.chunk.section_year
+    said = f"{year}年" if year and f"{year}年" in c.chunk.text else ""
+    return f"{c.chunk.place or c.chunk.doc}{said}"
 
 
-def multi_scope(scope: Scope) -> bool:
-    return len(scope.districts) > 1 or len(scope.years) > 1
-
-
-def compose(question: str, retrieved: list[ScoredChunk], started: float | None = None) -> Answer:
-    """Answer `question` from `retrieved` (rank order) by quoting; refuse when nothing in scope supports it."""
+def compose(
+    retrieval: Retrieval, profile: CorpusProfile, started: float | None = None, scope: bool = True
+) -> Answer:
+    """The answer to `retrieval.query`; `scope=False` (peers) skips the place/year refusals and in-scope
+    filter, leaving only the evidence decision."""
     started = started or time.perf_counter()
-    scope = parse_scope(question)
-    picked = _pick(question, _candidates(question, retrieved, scope), retrieved, scope)
+    query = retrieval.query
     shown = [
-        RetrievedChunk(
-            rank=i + 1,
-            score=s.score,
-            in_scope=s.in_scope,
-            **s.chunk.model_dump(exclude={"clean", "report_year", "section_year", "kind"}),
-        )
-        for i, s in enumerate(retrieved)
-    ]
-    if not picked:
-        return Answer(question=question, answer=_refusal(question, retrieved, scope), answerable=False, retrieved=shown,
+        RetrievedChunk(rank=i + 1, score=s.score, in_scope=s.in_scope, id=s.chunk.id, doc=s.chunk.doc,
+                       title=s.chunk.title, place=s.chunk.place, section=s.chunk.section,
+                       start_line=s.chunk.start_line, end_line=s.chunk.end_line, text=s.chunk.text)
+        for i, s in enumerate(retrieval.ranked)
+    ]  # fmt: skip
+
+    def refuse(text: str) -> Answer:
+        return Answer(question=query.question, answer=text, answerable=False, retrieved=shown,
                       latency_ms=(time.perf_counter() - started) * 1000)  # fmt: skip
+
+    refusal = scope_refusal(query, profile) if scope else None
+    if refusal:
+        return refuse(refusal)
+    threshold = (load_model("refusal") or {}).get("threshold", DEFAULT_THRESHOLD)
+    evidence = [
+        c for c in retrieval.evidence
+        if (c.features.get("in_scope") or not scope) and not c.features.get("intent_veto")
+    ]  # fmt: skip
+    if not evidence or answerable_probability(query, evidence) < threshold:
+        closest = _closest(retrieval)
+        if query.english:
+            return refuse(
+                "Not found in these reports." + (f" Closest passages: {closest}." if closest else "")
+            )
+        return refuse(
+            "报告中未找到能回答这个问题的内容。" + (f"最接近的内容见:{closest}。" if closest else "")
+        )
+    picked = _pick(query, evidence, threshold)
     citations: list[Citation] = []
     parts = []
-    for c in picked:
-        chunk = retrieved[c.rank].chunk
-        n = next(
-            (
-                x.n
-                for x in citations
-                if x.doc == chunk.doc and x.start_line == chunk.start_line and x.quote == c.quote
-            ),
-            None,
-        )
-        if n is None:
-            n = len(citations) + 1
-            citations.append(Citation.from_chunk(n, chunk, c.quote))
-        label = f"{chunk.place or ''}{f'{chunk.section_year}年' if chunk.section_year else ''}"
-        quote = c.quote.rstrip("。;;,, ")
-        parts.append((label, f"{quote}[{n}]"))
-    if LIST_Q.search(question) and not multi_scope(scope):
-        parts += _list_part(retrieved, retrieved[picked[0].rank].chunk, citations, key_terms(question, scope))
-    multi = len({label for label, _ in parts if label}) > 1
-    body = ";".join(f"{label}:{q}" if multi and label else q for label, q in parts)
-    if scope.english:
-        lead = f"According to the {'/'.join(sorted({label for label, _ in parts if label}))} report(s): "
-        text = lead + body + "."
-    else:
-        lead = "" if multi else (parts[0][0] + ":" if parts[0][0] else "")
-        text = lead + body + "。"
-    return Answer(question=question, answer=text, answerable=True, citations=citations, retrieved=shown,
+    multi = len({(c.chunk.place, c.chunk.section_year, c.chunk.doc) for c in picked}) > 1
+    for c in (
+        sorted(picked, key=lambda c: (c.chunk.place or "", c.chunk.section_year or 0)) if multi else picked
+    ):
+        quote, runs_on = _run_on(c, query)
+        text = f"{quote.strip().rstrip('。；;，,')}[{_cite(citations, c.chunk, quote)}]"
+        if runs_on:  # the enumeration goes on in the next chunk: quote its items too, cited to it
+            following = retrieval.following(c.chunk)
+            more = _continuation(following, RUN_ON_CHARS - len(quote))
+            if more:
+                text += f"\n{more.rstrip('。；;，,')}[{_cite(citations, following, more)}]"
+        label = _label(c, multi)
+        parts.append(f"{label}:{text}" if label else text)
+    body = ";".join(parts)
+    text = f"According to the reports: {body}." if query.english else body + "。"
+    return Answer(question=query.question, answer=text, answerable=True, citations=citations, retrieved=shown,
                   latency_ms=(time.perf_counter() - started) * 1000)  # fmt: skip

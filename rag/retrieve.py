@@ -1,37 +1,55 @@
-"""Hybrid retrieval: dense (multilingual embeddings in FAISS) + lexical (BM25 on jieba tokens), fused with
-the question's scope (district, year, plan vs. result).
+"""Hybrid retrieval over one index snapshot: BM25 on jieba tokens + dense similarity of the question to each
+chunk's statements (multilingual e5, searched in FAISS), fused with the question's scope, then the head
+reranked by its best evidence (`rag.evidence`).
 
-Scoring, per chunk (every signal in 0..1, kept in `ScoredChunk.signals` for explanation):
-    fused = W_LEXICAL * bm25 / max(bm25) + W_DENSE * (cos - median) / (max - median)
-          + W_INTENT * [chunk kind matches the question's plan/result intent]
-          + W_HEADING * share of query terms found in the section path
-then the top RERANK_DEPTH get W_SENTENCE * the score of their best sentence (rag.answer's sentence scoring).
-Chunks in the question's scope (district and year/plan period, see `rag.scope.chunk_in_scope`) rank before
-all others; out-of-scope chunks are returned only to name the closest existing passages.
-An optional cross-encoder (RAG_CROSS_ENCODER) re-orders the in-scope head.
+Per chunk (signals in 0..1, kept in `ScoredChunk.signals`):
+    fused = W_LEXICAL * bm25 / max(bm25) + W_DENSE * (best statement cosine − median) / (max − median)
+          + W_INTENT [section kind = asked plan/result] − W_OPENING [the opening address]
+Chunks in the question's scope (its places and years, `rag.scope.chunk_in_scope`) rank before all others;
+out-of-scope chunks are kept only to name the closest passages in a refusal. The top RERANK_DEPTH in-scope
+chunks then get W_EVIDENCE × the score of their best statement. Chunks whose vectors are not computed yet
+(a report just added) are ranked by their lexical score alone.
+
+`mode="bm25"` and `mode="dense"` are plain baselines: one signal, no scope, no rerank.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from itertools import zip_longest
 
 import numpy as np
 
+from ingest.text import Statement, split_statements
 from ingest.types import Chunk
+from rag.evidence import Candidate, score_candidates, statement_features
 from rag.lexical import BM25Index, tokenize
-from rag.scope import Scope, chunk_in_scope, parse_scope, translate
+from rag.query import Query
+from rag.scope import chunk_in_scope
 from rag.types import ScoredChunk
 
-W_LEXICAL = 0.55
-W_DENSE = 0.45
-W_INTENT = 0.12
-W_HEADING = 0.10
-RERANK_DEPTH = 30
-W_SENTENCE = 0.5
-DOC_PENALTY = 0.08
+W_LEXICAL = 0.5
+W_DENSE = 0.5
+W_INTENT = 0.08
+W_OPENING = 0.3
+W_EVIDENCE = 1.0
+RERANK_DEPTH = 20
+DENSE_CANDIDATES = 400  # statements taken from the dense index per question
 
 
-def _minmax_from_median(x: np.ndarray) -> np.ndarray:
+@dataclass
+class Retrieval:
+    """What one question retrieved: the ranked chunks and the scored evidence of the reranked head."""
+
+    query: Query
+    ranked: list[ScoredChunk]
+    evidence: list[Candidate] = field(default_factory=list)  # best first
+    following: Callable[[Chunk], Chunk | None] = lambda chunk: None  # the chunk after one, in its document
+
+
+def _spread(x: np.ndarray) -> np.ndarray:
+    """Rescale so that the median is 0 and the maximum 1 (clipped at 0)."""
     if x.size == 0:
         return x
     mid, top = float(np.median(x)), float(x.max())
@@ -41,104 +59,150 @@ def _minmax_from_median(x: np.ndarray) -> np.ndarray:
 
 
 class Retriever:
-    def __init__(self, chunks: list[Chunk], dense_scores, cross_encoder=None):
-        """`dense_scores(query) -> np.ndarray` gives the cosine of the query with every chunk, in order."""
+    def __init__(
+        self,
+        chunks: list[Chunk],
+        bm25: BM25Index,
+        statements: list[tuple[Statement, ...]],
+        statement_rows: list[list[int]],
+        dense=None,
+        embed_query=None,
+        embed_passages=None,
+    ):
+        """`statement_rows[i][j]`: row of chunk i's statement j in `dense` (a `rag.index.DenseIndex`), or -1
+        while its vector is missing; `embed_query(text)` gives the question's vector, `embed_passages(texts)`
+        vectors of passages outside the index (for peers' chunks)."""
         self.chunks = chunks
-        self._dense_scores = dense_scores
-        self._bm25 = BM25Index([f"{c.section}\n{c.clean}" for c in chunks])
-        self._cross_encoder = cross_encoder
+        self.embed_passages = embed_passages
+        self.bm25 = bm25
+        self.statements = statements
+        self.statement_rows = statement_rows
+        self.dense = dense
+        self.embed_query = embed_query
+        self._position = {c.id: i for i, c in enumerate(chunks)}
+        self._owner = np.full(len(dense) if dense is not None else 0, -1, dtype=np.int64)
+        for i, rows in enumerate(statement_rows):
+            for r in rows:
+                if r >= 0:
+                    self._owner[r] = i
 
-    def retrieve(self, question: str, top_k: int = 5, mode: str = "hybrid") -> list[ScoredChunk]:
-        if not self.chunks:
-            return []
-        scope = parse_scope(question)
-        query = translate(question)
-        lexical = self._bm25.scores(query)
+    def following(self, chunk: Chunk) -> Chunk | None:
+        """The next chunk of the same document, if any."""
+        i = self._position.get(chunk.id)
+        if i is None or i + 1 >= len(self.chunks) or self.chunks[i + 1].doc != chunk.doc:
+            return None
+        return self.chunks[i + 1]
+
+    def query_vector(self, query: Query) -> np.ndarray | None:
+        if self.embed_query is None or self.dense is None or not len(self.dense):
+            return None
+        return np.asarray(self.embed_query(query.question), dtype=np.float32)
+
+    def _dense_scores(self, qvec: np.ndarray | None) -> np.ndarray:
+        """Best statement cosine per chunk (0 for chunks the dense search did not reach)."""
+        best = np.zeros(len(self.chunks), dtype=np.float32)
+        if qvec is None:
+            return best
+        rows, scores = self.dense.search(qvec, min(DENSE_CANDIDATES, len(self.dense)))
+        floor = float(scores.min()) if len(scores) else 0.0
+        best[:] = floor
+        for r, s in zip(rows, scores, strict=True):
+            i = self._owner[r]
+            if i >= 0 and s > best[i]:
+                best[i] = s
+        return best
+
+    def retrieve(self, query: Query, top_k: int = 10, mode: str = "hybrid") -> Retrieval:
+        n = len(self.chunks)
+        if not n:
+            return Retrieval(query, [])
+        lexical = self.bm25.scores(tokenize(query.form))
         lexical = lexical / lexical.max() if lexical.max() > 0 else lexical
-        dense = (
-            _minmax_from_median(self._dense_scores(query)) if mode != "bm25" else np.zeros(len(self.chunks))
-        )
+        qvec = self.query_vector(query) if mode != "bm25" else None
+        dense = _spread(self._dense_scores(qvec)) if qvec is not None else np.zeros(n, dtype=np.float32)
         if mode == "bm25":
-            fused = lexical
+            fused, in_scope = lexical.astype(float), np.ones(n, dtype=bool)
         elif mode == "dense":
-            fused = dense
+            fused, in_scope = dense.astype(float), np.ones(n, dtype=bool)
         else:
-            fused = W_LEXICAL * lexical + W_DENSE * dense
-        in_scope = np.array([chunk_in_scope(c, scope) for c in self.chunks])
-        extra = np.zeros(len(self.chunks))
+            weight_dense = W_DENSE if qvec is not None else 0.0
+            fused = W_LEXICAL * lexical + weight_dense * dense
+            fused += np.array(
+                [W_INTENT * (c.kind == query.intent) - W_OPENING * (c.kind == "opening") for c in self.chunks]
+            )
+            in_scope = np.array(
+                [chunk_in_scope(c, query.places, query.years, query.period) for c in self.chunks]
+            )
+        order = sorted(range(n), key=lambda i: (not in_scope[i], -fused[i]))
+        head = [i for i in order[:RERANK_DEPTH] if in_scope[i]]
+        evidence = self._evidence(query, qvec, head if mode == "hybrid" else order[:top_k], fused)
         if mode == "hybrid":
-            extra = self._scope_signals(scope, query)
-            fused = fused + extra
-        order = sorted(range(len(self.chunks)), key=lambda i: (not in_scope[i], -fused[i]))
-        if mode == "hybrid":
-            fused, order = self._sentence_rerank(question, scope, fused, order, in_scope)
-            order = self._diversify(order, scope, fused, in_scope)
-            if self._cross_encoder is not None:
-                order = self._rerank(query, order, in_scope)
-        return [
+            best: dict[int, float] = {}
+            for cand in evidence:
+                best.setdefault(cand.rank, cand.score)
+            for i in head:
+                fused[i] += W_EVIDENCE * best.get(i, 0.0)
+            head.sort(key=lambda i: -fused[i])
+            head = self._interleave(head, query)
+            order = head + [i for i in order if i not in set(head)]
+        position = {i: r for r, i in enumerate(order)}
+        for cand in evidence:  # ranks as finally ordered
+            cand.rank = position[cand.rank]
+        ranked = [
             ScoredChunk(
                 chunk=self.chunks[i],
                 score=round(float(fused[i]), 4),
                 in_scope=bool(in_scope[i]),
-                signals={
-                    "bm25": round(float(lexical[i]), 4),
-                    "dense": round(float(dense[i]), 4),
-                    "scope": round(float(extra[i]), 4),
-                },
+                signals={"bm25": round(float(lexical[i]), 4), "dense": round(float(dense[i]), 4)},
             )
             for i in order[:top_k]
         ]
+        return Retrieval(query, ranked, evidence, self.following)
 
-    def _scope_signals(self, scope: Scope, query: str) -> np.ndarray:
-        terms = [t for t in set(tokenize(query)) if len(t) >= 2 and not t.isdigit()]
-        out = np.zeros(len(self.chunks))
-        for i, c in enumerate(self.chunks):
-            if scope.intent and c.kind == scope.intent:
-                out[i] += W_INTENT
-            if terms:
-                out[i] += W_HEADING * sum(t in c.section for t in terms) / len(terms)
-        return out
+    def _evidence(self, query: Query, qvec, head: list[int], fused: np.ndarray) -> list[Candidate]:
+        """Every statement of the head chunks, scored; `Candidate.rank` holds the chunk's index for now."""
+        top = max((fused[i] for i in head), default=1.0) or 1.0
+        out = []
+        for position, i in enumerate(head):
+            chunk = self.chunks[i]
+            rows = self.statement_rows[i]
+            sems = self.dense.scores_for(qvec, [r for r in rows if r >= 0]) if qvec is not None else []
+            sem_of = dict(zip([r for r in rows if r >= 0], map(float, sems), strict=True))
+            for stmt, row in zip(self.statements[i], rows, strict=True):
+                features = statement_features(
+                    query, chunk, stmt, position, float(fused[i] / top), sem_of.get(row, 0.0), True
+                )
+                out.append(Candidate(i, chunk, stmt, features))
+        return score_candidates(out)
 
-    def _sentence_rerank(
-        self, question: str, scope: Scope, fused: np.ndarray, order: list[int], in_scope: np.ndarray
-    ):
-        """Re-score the head by its best sentence, as the answerer would judge it (key-term coverage,
-        a number with the asked unit, plan/result cues): a chunk is worth what its best evidence is worth."""
-        from rag.answer import best_sentence_score, key_terms
+    def answer_context(self, query: Query, ranked: list[ScoredChunk]) -> Retrieval:
+        """Evidence from chunks someone else retrieved (a peer system), embedded here on the fly."""
+        qvec = self.query_vector(query) if self.embed_passages is not None else None
+        top = max((s.score for s in ranked), default=1.0) or 1.0
+        out = []
+        for position, sc in enumerate(ranked):
+            stmts = split_statements(sc.chunk.text)
+            sems = (
+                np.asarray(self.embed_passages([s.with_subject for s in stmts]), dtype=np.float32) @ qvec
+                if qvec is not None and stmts
+                else np.zeros(len(stmts))
+            )
+            for stmt, sem in zip(stmts, sems, strict=True):
+                features = statement_features(
+                    query, sc.chunk, stmt, position, sc.score / top, float(sem), True
+                )
+                out.append(Candidate(position, sc.chunk, stmt, features))
+        return Retrieval(query, ranked, score_candidates(out))
 
-        terms = key_terms(question, scope)
-        fused = fused.copy()
-        head = order[:RERANK_DEPTH]
-        for i in head:
-            fused[i] += W_SENTENCE * best_sentence_score(question, scope, self.chunks[i], terms)
-        head.sort(key=lambda i: (not in_scope[i], -fused[i]))
-        return fused, head + order[RERANK_DEPTH:]
-
-    def _diversify(
-        self, order: list[int], scope: Scope, fused: np.ndarray, in_scope: np.ndarray
-    ) -> list[int]:
-        """A question about several districts (or years) gets the best chunks of each, interleaved;
-        otherwise a document's third and later chunks step back (DOC_PENALTY) so that other reports
-        mentioning the same thing surface too."""
-        head = [i for i in order if in_scope[i]]
-        if len(scope.districts) > 1 or len(scope.years) > 1:
-            key = (lambda c: c.place) if len(scope.districts) > 1 else (lambda c: c.section_year)
-            groups: dict = {}
-            for i in head:
-                groups.setdefault(key(self.chunks[i]), []).append(i)
-            head = [i for rank in zip_longest(*groups.values()) for i in rank if i is not None]
+    def _interleave(self, head: list[int], query: Query) -> list[int]:
+        """A question about several places (or years) gets the best chunks of each, in turn."""
+        if len(query.places) > 1:
+            key = lambda i: self.chunks[i].place  # noqa: E731
+        elif len(query.years) > 1:
+            key = lambda i: self.chunks[i].section_year  # noqa: E731
         else:
-            seen: dict[str, int] = {}
-            adjusted = {}
-            for i in head:
-                n = seen.get(self.chunks[i].doc, 0)
-                seen[self.chunks[i].doc] = n + 1
-                adjusted[i] = fused[i] - DOC_PENALTY * min(n, 2)
-            head.sort(key=lambda i: -adjusted[i])
-        return head + [i for i in order if not in_scope[i]]
-
-    def _rerank(self, query: str, order: list[int], in_scope: np.ndarray) -> list[int]:
-        head = [i for i in order[:RERANK_DEPTH] if in_scope[i]] or order[:RERANK_DEPTH]
-        scores = self._cross_encoder.predict([(query, self.chunks[i].clean) for i in head])
-        reranked = [head[j] for j in np.argsort(-np.asarray(scores))]
-        return reranked + [i for i in order if i not in set(head)]
+            return head
+        groups: dict = {}
+        for i in head:
+            groups.setdefault(key(i), []).append(i)
+        return [i for rank in zip_longest(*groups.values()) for i in rank if i is not None]

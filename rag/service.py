@@ -1,133 +1,206 @@
-"""RAG: the loaded pipeline (chunks + vector index + retriever + answerer) shared by the CLI, `/ask` and
-`rag eval`.
+"""RAG: the loaded pipeline shared by the CLI, `/ask`, the chat and `rag eval`.
 
-    rag = RAG.open(settings, progress=True)   # ingest the corpus, build or load the persisted index
-    rag.retrieve(question, top_k, mode="hybrid"|"bm25"|"dense") -> list[ScoredChunk]
-    rag.ask(question, top_k) -> Answer          # retrieval + answer (LLM when configured, else extractive)
-    rag.add_files(paths) -> IngestReport        # copy files into RAG_HOME/uploads and ingest them
-    rag.health() -> dict
+    rag = RAG.open(settings)                 # sync the corpus, embed what is missing, load the snapshot
+    rag.ask(question, top_k) -> Answer       # retrieval + answer (LLM when configured, else extractive)
+    rag.add(paths, source, added_by)         # documents into the managed corpus; answerable at once (BM25)
+    rag.remove(name) / rag.documents() / rag.health()
 
-The corpus is `settings.corpus` plus the files uploaded into `RAG_HOME/uploads`. Every method is safe to
-call from several threads: reads use an immutable snapshot; `add_files` swaps in a new one under a lock.
+The corpus (`rag.corpus.Corpus`) lives under RAG_HOME: the configured folder's reports plus the documents
+added to it. Statement vectors live in a `rag.index.VectorStore` beside it. `open(background=False)` (CLI,
+eval) embeds what is missing before answering, with all cores; `open(background=True)` (the server) answers at
+once from BM25 and computes the vectors in another process, swapping in a hybrid snapshot as they land.
+Every method is safe to call from several threads: questions read an immutable snapshot; writers hold a lock.
 """
 
 from __future__ import annotations
 
-import shutil
+import logging
+import os
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from ingest.pipeline import IngestReport, ingest_paths
 from rag.answer import compose
 from rag.config import Settings
-from rag.retrieve import Retriever
-from rag.types import Answer, ScoredChunk
+from rag.corpus import Corpus
+from rag.query import parse_query
+from rag.snapshot import Snapshot, all_embed_texts, build_snapshot
+from rag.types import Answer
 
-ANSWER_CONTEXT = 10  # chunks the answerer may quote from (the response lists top_k of them)
+log = logging.getLogger(__name__)
+ANSWER_CONTEXT = 10  # ranked chunks kept with an answer (the response lists top_k of them)
+SWAP_EVERY_S = 3.0  # while vectors land in the background, a hybrid snapshot is swapped in this often
 
 
-@dataclass(frozen=True)
-class _Snapshot:
-    retriever: Retriever
-    report: IngestReport
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class RAG:
-    def __init__(self, settings: Settings, embed_model, snapshot: _Snapshot):
+    def __init__(self, settings: Settings, embed_model, corpus: Corpus, store, background: bool):
         self.settings = settings
         self.embed_model = embed_model
-        self._snapshot = snapshot
+        self.corpus = corpus
+        self.store = store
+        self.background = background
         self._write_lock = threading.Lock()
+        self._embedder = None
+        self._last_swap = 0.0
+        self._snapshot: Snapshot = self._build()
 
     @classmethod
-    def open(cls, settings: Settings, progress: bool = False) -> RAG:
-        from rag.embed import get_embed_model
+    def open(cls, settings: Settings, progress: bool = False, background: bool = False) -> RAG:
+        from ingest.readers import ReadLimits
+        from rag.embed import embed_model_id, get_embed_model
+        from rag.index import VectorStore
 
         embed_model = get_embed_model(settings.embed_model, settings.embed_threads)
-        return cls(settings, embed_model, cls._build(settings, embed_model, progress))
+        corpus = Corpus(
+            settings.home,
+            settings.corpus,
+            settings.chunk_max_chars,
+            ReadLimits(max_file_bytes=settings.max_upload_bytes),
+            settings.max_chunks_per_document,
+            settings.max_chunks_per_upload,
+        )
+        report = corpus.sync_folder(progress=progress)
+        if progress and (report.added or report.updated or report.removed or report.skipped):
+            print(report.summary(), flush=True)
+        store = VectorStore(settings.vectors_dir, embed_model_id(embed_model))
+        rag = cls(settings, embed_model, corpus, store, background)
+        rag.embed(progress=progress)
+        return rag
 
+    # ------------------------------------------------------------------ state
     @property
-    def uploads_dir(self) -> Path:
-        return self.settings.uploads_dir
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
 
     @property
     def chunks(self):
-        return self._snapshot.retriever.chunks
+        return self._snapshot.chunks
 
-    @property
-    def report(self) -> IngestReport:
-        return self._snapshot.report
+    def _build(self) -> Snapshot:
+        return build_snapshot(self.corpus.chunks(), self.store, self._embed_query)
 
-    @staticmethod
-    def _build(settings: Settings, embed_model, progress: bool) -> _Snapshot:
-        from rag.index import build_or_update
+    def _embed_query(self, text: str):
+        return self.embed_model.get_query_embedding(text)
 
-        report = ingest_paths(settings.corpus_paths, settings.chunk_store, settings.chunk_max_chars, progress)
-        index = build_or_update(report.chunks, embed_model, settings.index_dir, progress=progress)
-        matrix = np.stack([index.vector(c.id) for c in report.chunks]) if report.chunks else np.zeros((0, 1))
+    def embed(self, progress: bool = False) -> None:
+        """Compute missing statement vectors: here with every core (CLI), or in a worker process (server)."""
+        from rag.embed_worker import embed_missing
+        from rag.index import text_key
 
-        def dense_scores(query: str) -> np.ndarray:
-            return matrix @ np.asarray(embed_model.get_query_embedding(query), dtype=np.float32)
+        texts = all_embed_texts(self._snapshot.chunks)
+        if not self.store.missing([text_key(t) for t in texts]):
+            return
+        if self.background:
+            self._start_background(texts)
+            return
+        from rag.embed import get_embed_model
 
-        cross_encoder = None
-        if settings.cross_encoder:
-            from sentence_transformers import CrossEncoder
+        builder = get_embed_model(self.settings.embed_model, self.settings.build_threads or _cores())
+        bar = None
+        if progress:
+            from tqdm import tqdm
 
-            cross_encoder = CrossEncoder(settings.cross_encoder)
-        return _Snapshot(Retriever(report.chunks, dense_scores, cross_encoder), report)
+            bar = tqdm(desc="embedding", unit="stmt")
 
-    def retrieve(self, question: str, top_k: int | None = None, mode: str = "hybrid") -> list[ScoredChunk]:
-        return self._snapshot.retriever.retrieve(question, top_k or self.settings.top_k, mode)
+        def report(done: int, total: int) -> None:
+            if bar is not None:
+                bar.total = total
+                bar.n = done
+                bar.refresh()
+
+        embed_missing(texts, self.store, builder, progress=report)
+        if bar is not None:
+            bar.close()
+        with self._write_lock:
+            self._snapshot = self._build()
+
+    def _start_background(self, texts: list[str]) -> None:
+        from rag.embed_worker import BackgroundEmbedder
+
+        if self._embedder is None:
+            self._embedder = BackgroundEmbedder(
+                self.store,
+                self.settings.embed_model,
+                self.settings.build_threads or _cores(),
+                on_progress=self._vectors_landed,
+            )
+        self._embedder.start(texts)
+
+    def _vectors_landed(self, done: int, total: int) -> None:
+        """Called by the embedder as batches land: swap in a snapshot that uses them, at most every few
+        seconds (a rebuild re-reads the store and rebuilds the dense index) and always at the end."""
+        now = time.monotonic()
+        if done < total and now - self._last_swap < SWAP_EVERY_S:
+            return
+        self._last_swap = now
+        self.store.refresh()
+        with self._write_lock:
+            self._snapshot = self._build()
+
+    # ------------------------------------------------------------------ asking
+    def retrieve(self, question: str, top_k: int | None = None, mode: str = "hybrid"):
+        snap = self._snapshot
+        query = parse_query(question, snap.profile, snap.retriever.bm25)
+        return snap.retriever.retrieve(query, top_k or self.settings.top_k, mode)
 
     def ask(self, question: str, top_k: int | None = None) -> Answer:
         started = time.perf_counter()
         top_k = top_k or self.settings.top_k
-        retrieved = self.retrieve(question, max(top_k, ANSWER_CONTEXT))
-        answer = compose(question, retrieved, started)
-        if self.settings.llm_enabled:
+        snap = self._snapshot
+        retrieval = self.retrieve(question, max(top_k, ANSWER_CONTEXT))
+        answer = compose(retrieval, snap.profile, started)
+        if self.settings.llm_enabled and answer.answerable:
             from rag.llm import llm_answer
 
-            answer = llm_answer(question, retrieved, self.settings, answer)
-        # the top_k sources, plus any cited chunk ranked below them
-        cited = [
-            r
-            for r in answer.retrieved[top_k:]
-            if any(c.doc == r.doc and c.start_line == r.start_line for c in answer.citations)
+            answer = llm_answer(question, retrieval.ranked, self.settings, answer)
+        records = {d.doc: d for d in self.corpus.documents()} if answer.citations else {}
+        for c in answer.citations:  # which document each claim rests on, and how it entered the corpus
+            if (record := records.get(c.doc)) is not None:
+                c.source, c.added_at, c.added_by = record.source, record.added_at, record.added_by
+        cited = {(c.doc, c.start_line) for c in answer.citations}
+        answer.retrieved = answer.retrieved[:top_k] + [
+            r for r in answer.retrieved[top_k:] if (r.doc, r.start_line) in cited
         ]
-        answer.retrieved = answer.retrieved[:top_k] + cited
         answer.latency_ms = round((time.perf_counter() - started) * 1000, 1)
         return answer
 
-    def add_files(self, paths: list[Path], progress: bool = False) -> IngestReport:
-        """Copy report files into the uploads folder and re-index; unreadable files are reported, and
-        removed again, so the index stays as it was for them."""
+    # ------------------------------------------------------------------ corpus
+    def add(
+        self, paths: list[Path], source: str = "added", added_by: str | None = None, progress: bool = False
+    ):
+        """Add report files to the corpus; they are answerable (lexically) as soon as this returns."""
         with self._write_lock:
-            self.uploads_dir.mkdir(parents=True, exist_ok=True)
-            copied = []
-            for path in paths:
-                target = self.uploads_dir / Path(path).name
-                shutil.copyfile(path, target)
-                copied.append(target)
-            snapshot = self._build(self.settings, self.embed_model, progress)
-            bad = {name for name, _ in snapshot.report.skipped}
-            for target in copied:
-                if target.name in bad:
-                    target.unlink(missing_ok=True)
-            self._snapshot = snapshot
-            return snapshot.report
+            report = self.corpus.add(paths, source=source, added_by=added_by, progress=progress)
+            self._snapshot = self._build()
+        self.embed(progress=progress)
+        return report
+
+    def remove(self, name: str):
+        with self._write_lock:
+            record = self.corpus.remove(name)
+            self._snapshot = self._build()
+        return record
+
+    def documents(self):
+        return self.corpus.documents()
 
     def health(self) -> dict:
         from rag.embed import embed_model_id
 
-        report = self._snapshot.report
+        snap = self._snapshot
+        indexing = self._embedder.progress() if self._embedder is not None else None
         return {
             "status": "ok",
-            "documents": len(report.documents),
-            "chunks": len(report.chunks),
+            "documents": len(self.corpus.documents()),
+            "chunks": len(snap.chunks),
+            "statements": snap.statements,
+            "embedded": snap.embedded,
+            "search": "hybrid" if snap.hybrid else "lexical (vectors being computed)",
+            "indexing": indexing,
             "embed_model": embed_model_id(self.embed_model),
             "llm": self.settings.llm_model if self.settings.llm_enabled else None,
         }

@@ -27,6 +27,11 @@ class Citation(BaseModel):
     end_line: int
     text: str  # the cited chunk's original text
     quote: str  # the span inside `text` supporting the claim
+    place_chain: list[str] = Field(default_factory=list)
+    report_year: int | None = None
+    source: str | None = None  # where the document came from: folder | added | upload
+    added_at: str | None = None
+    added_by: str | None = None
 
     @classmethod
     def from_chunk(cls, n: int, chunk: Chunk, quote: str) -> Citation:
@@ -40,6 +45,8 @@ class Citation(BaseModel):
             end_line=chunk.end_line,
             text=chunk.text,
             quote=quote,
+            place_chain=list(chunk.place_chain),
+            report_year=chunk.report_year,
         )
 
 

@@ -118,31 +118,43 @@ def test_twenty_concurrent_clients(client):
         assert (want in body["answer"]) if want else not body["answerable"]
 
 
-def test_document_html_is_escaped(seed_rag, tmp_path):
+def test_documents_upload_list_and_delete(client, seed_rag, tmp_path):
     report = tmp_path / "evil_report.txt"
     report.write_text(
-        "2019年武汉市汉阳区政府工作报告\n\n2018年工作回顾\n\n汉阳区2018年完成固定资产投资<script>alert(1)</script>520亿元,增长9%。\n",
+        "2019年武汉市汉阳区政府工作报告\n\n一、2018年工作回顾\n\n汉阳区2018年完成固定资产投资<script>alert(1)</script>520亿元,增长9%。\n",
         encoding="utf-8",
     )
-    seed_rag.add_files([report])
+    with report.open("rb") as fh:
+        r = client.post("/documents", files={"files": ("evil_report.txt", fh, "text/plain")})
+    assert r.status_code == 201, r.text
+    (added,) = r.json()["added"]
+    assert added["place"] == "汉阳区" and added["source"] == "upload" and "path" not in added
     try:
-        answer = seed_rag.ask("汉阳区2018年固定资产投资完成多少")
+        names = [d["doc"] for d in client.get("/documents").json()]
+        assert "evil_report.txt" in names and len(names) == 6
+        answer = seed_rag.ask("汉阳区2018年固定资产投资完成多少")  # answerable at once, from BM25
         assert answer.answerable and "520亿元" in answer.answer
+        assert answer.citations[0].source == "upload" and answer.citations[0].added_by.startswith("api ")
         page = sources_html(answer) + answer_html(answer)
-        assert "<script>" not in page and "&lt;script&gt;" in page
+        assert "<script>" not in page and "&lt;script&gt;" in page and "added by" in page
     finally:
-        (seed_rag.uploads_dir / report.name).unlink()
-        seed_rag.add_files([])
-    assert seed_rag.health()["documents"] == 5
+        assert client.delete(f"/documents/{added['id']}").status_code == 200
+    assert len(client.get("/documents").json()) == 5
+    assert client.delete("/documents/nope").json() == {"error": "no document 'nope' (see GET /documents)"}
 
 
-def test_bad_upload_keeps_index_usable(seed_rag, tmp_path):
-    bad = tmp_path / "broken.pdf"
-    bad.write_bytes(b"%PDF-1.4 not really")
-    report = seed_rag.add_files([bad])
-    assert any("broken.pdf" in reason for _, reason in report.skipped)
-    assert not (seed_rag.uploads_dir / "broken.pdf").exists()
+def test_bad_upload_is_refused_and_leaves_nothing(client, seed_rag, tmp_path):
+    r = client.post("/documents", files={"files": ("broken.pdf", b"%PDF-1.4 not really", "application/pdf")})
+    assert r.status_code == 422 and "broken.pdf" in r.json()["error"]
+    assert len(client.get("/documents").json()) == 5
     assert "300亿元" in seed_rag.ask(QUESTION).answer
+
+
+def test_one_error_shape_everywhere(client):
+    assert client.get("/nowhere").json().keys() == {"error"}
+    assert client.get("/ask").status_code == 405 and "error" in client.get("/ask").json()
+    big = client.post("/ask", content=b"x" * 100_000, headers={"content-type": "application/json"})
+    assert big.status_code == 413 and "too large" in big.json()["error"]
 
 
 def test_answer_html_links_markers_to_source_cards(client):
@@ -165,11 +177,12 @@ def test_not_found_shows_closest_passages(client):
 
 
 def test_follow_up_inherits_scope(seed_rag):
-    from rag.scope import inherit_scope
+    from rag.query import follow_up
 
-    assert inherit_scope("那江汉呢?", QUESTION) == "江汉区2021年固定资产投资目标"
-    answer = seed_rag.ask(inherit_scope("那青山呢?", "江汉区2018年地区生产总值是多少"))
-    assert answer.citations and all(c.place == "青山区" for c in answer.citations)
+    profile = seed_rag.snapshot.profile
+    assert follow_up("那江汉呢?", QUESTION, profile) == "江汉区2021年固定资产投资目标"
+    answer = seed_rag.ask(follow_up("那青山呢?", "江汉区2018年地区生产总值是多少", profile))
+    assert all(c.place == "青山区" for c in answer.citations)
 
 
 def test_highlight_escapes_and_marks_the_quote():

@@ -1,25 +1,36 @@
-"""The HTTP API: `POST /ask`, `GET /health`; OpenAPI docs at `/docs`.
+"""The HTTP API: `POST /ask`, `GET/POST /documents`, `DELETE /documents/{id}`, `GET /health`; OpenAPI docs
+at `/docs`.
 
-Errors are JSON `{"error": "..."}`: 422 for a bad request body (empty question, question too long, wrong
-types, `top_k` out of range), 401 for a missing or wrong token when `RAG_API_TOKEN` is set (checked for every
-route by `ui.auth.TokenGate`, see there). Cross-origin requests are refused unless `RAG_CORS_ORIGINS` lists
-the origin.
+Errors are JSON `{"error": "..."}` on every route: 422 for a bad request body (empty question, question too
+long, wrong types, `top_k` out of range, a file that cannot be ingested), 413 for a body over its limit, 404
+and 405, 401 for a missing or wrong token when `RAG_API_TOKEN` is set (checked for every route by
+`ui.auth.TokenGate`), 500 with no internals. Cross-origin requests are refused unless `RAG_CORS_ORIGINS`
+lists the origin.
 """
 
 # No `from __future__ import annotations` here: FastAPI must see the local AskRequest class itself.
 import json
 import logging
+import re
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field, StrictBool, StrictInt, StrictStr, field_validator
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.config import Settings
 from rag.types import Answer
 from ui.auth import TokenGate
+from ui.limits import BodyLimit
+
+MAX_JSON_BODY = 64_000  # bytes: a question is at most a few thousand
 
 MAX_TOP_K = 20
 log = logging.getLogger("rag.api")
@@ -62,6 +73,12 @@ def create_app(rag, settings: Settings) -> FastAPI:
         version="0.1.0",
     )
     AskRequest = ask_request_model(settings.max_question_chars)
+    upload_limit = settings.max_upload_bytes + 64_000  # the file and its multipart framing
+    app.add_middleware(
+        BodyLimit,
+        default=MAX_JSON_BODY,
+        per_prefix={"/documents": upload_limit, "/gradio_api/upload": upload_limit},
+    )
     app.add_middleware(TokenGate, token=settings.api_token)
     # A CORSMiddleware of ours also switches off Gradio's own, which echoes any localhost origin.
     app.add_middleware(
@@ -76,9 +93,16 @@ def create_app(rag, settings: Settings) -> FastAPI:
         problems = [f"{_where(e['loc'])}: {e['msg']}" for e in exc.errors()]
         return JSONResponse(status_code=422, content={"error": "; ".join(problems)})
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse(status_code=exc.status_code, content={"error": exc.detail}, headers=exc.headers)
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        return JSONResponse(status_code=exc.status_code, content={"error": message}, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        reference = uuid.uuid4().hex[:8]
+        log.error("internal error %s on %s", reference, request.url.path, exc_info=exc)
+        return JSONResponse(status_code=500, content={"error": f"internal error (reference {reference})"})
 
     @app.post(
         "/ask",
@@ -96,18 +120,71 @@ def create_app(rag, settings: Settings) -> FastAPI:
         """Answer a question with citations; `answerable` is false when the reports do not say."""
         if body.stream:
             return StreamingResponse(_events(rag, body.question, body.top_k), media_type="text/event-stream")
-        try:
-            return await run_in_threadpool(rag.ask, body.question, body.top_k)
-        except Exception as exc:
-            log.exception("ask failed")
-            return JSONResponse(status_code=500, content={"error": f"internal error: {exc}"})
+        return await run_in_threadpool(rag.ask, body.question, body.top_k)
 
     @app.get("/health")
     async def health() -> dict:
-        """Status and corpus counts (documents, chunks), the embedding model and the LLM if any."""
+        """Status, corpus counts (documents, chunks, statement vectors), indexing progress, models."""
         return rag.health()
 
+    @app.get("/documents")
+    async def list_documents() -> list[dict]:
+        """The documents in the corpus: name, id, title, place (with its parent chain), level, report year,
+        sections, chunks, where it came from, when and by whom it was added."""
+        return [_record(d) for d in rag.documents()]
+
+    @app.post("/documents", status_code=201, responses={413: {"description": "File too large."},
+                                                        422: {"description": "No file could be ingested."}})  # fmt: skip
+    async def add_documents(request: Request, files: list[UploadFile]) -> dict:
+        """Upload report files (multipart, field `files`): answerable at once from lexical search, with
+        vectors computed in the background. Files that cannot be ingested are listed with the reason."""
+        (settings.home / "tmp").mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix="upload-", dir=settings.home / "tmp"))
+        try:
+            paths = []
+            for upload in files:
+                target = folder / _safe_name(upload.filename or "upload.txt")
+                with target.open("wb") as out:
+                    shutil.copyfileobj(upload.file, out)
+                paths.append(target)
+            client = request.client.host if request.client else "unknown"
+            report = await run_in_threadpool(rag.add, paths, "upload", f"api {client}")
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        body = {"added": [_record(d) for d in report.added], "updated": [_record(d) for d in report.updated],
+                "unchanged": [getattr(d, "doc", d) for d in report.unchanged],
+                "skipped": [{"file": name, "reason": reason} for name, reason in report.skipped]}  # fmt: skip
+        if not report.added and not report.updated and not report.unchanged:
+            return JSONResponse(
+                status_code=422,
+                content={"error": "; ".join(r for _, r in report.skipped) or "no file", **body},
+            )
+        return body
+
+    @app.delete("/documents/{name}")
+    async def delete_document(name: str) -> dict:
+        """Remove a document (by its name or id) from the corpus and the index."""
+        try:
+            record = await run_in_threadpool(rag.remove, name)
+        except KeyError as exc:
+            raise HTTPException(404, f"no document {name!r} (see GET /documents)") from exc
+        return {"removed": _record(record)}
+
     return app
+
+
+def _safe_name(name: str) -> str:
+    """A client's file name reduced to a plain name (no folders, no control characters)."""
+    base = re.sub(r"[\x00-\x1f/\\:]", "_", Path(name.replace("\\", "/")).name).strip(" .") or "upload.txt"
+    return base[:120]
+
+
+def _record(d) -> dict:
+    from dataclasses import asdict, is_dataclass
+
+    data = asdict(d) if is_dataclass(d) else dict(d)
+    data.pop("path", None)  # where the server keeps the file is not the client's business
+    return data
 
 
 def _where(loc: tuple) -> str:
@@ -123,9 +200,10 @@ def _sse(event: str, data: str) -> str:
 async def _events(rag, question: str, top_k: int | None):
     try:
         answer: Answer = await run_in_threadpool(rag.ask, question, top_k)
-    except Exception as exc:
-        log.exception("ask failed")
-        yield _sse("error", json.dumps({"error": f"internal error: {exc}"}, ensure_ascii=False))
+    except Exception:
+        reference = uuid.uuid4().hex[:8]
+        log.exception("internal error %s in /ask stream", reference)
+        yield _sse("error", json.dumps({"error": f"internal error (reference {reference})"}))
         return
     yield _sse("retrieved", json.dumps([r.model_dump() for r in answer.retrieved], ensure_ascii=False))
     yield _sse("answer", answer.model_dump_json())

@@ -1,6 +1,7 @@
 """The Gradio chat: answers with clickable [n] markers, a sources panel with the cited paragraphs
-(document, district, section path, line range, the supporting quote highlighted), example questions,
-follow-up scope inheritance, and upload of new reports.
+(document, place, section path, line range, the supporting quote highlighted, and for an added document who
+added it and when), what the corpus covers (places × years) with example questions drawn from it, follow-up
+scope inheritance, upload of new reports and the indexing progress.
 
 All report text is HTML-escaped before it reaches the page: HTML or script inside a report is shown as
 text, never run."""
@@ -8,23 +9,24 @@ text, never run."""
 from __future__ import annotations
 
 import html
+import logging
 import re
 from pathlib import Path
 
 import gradio as gr
 
 from ingest.readers import SUPPORTED_SUFFIXES
-from rag.scope import inherit_scope
+from rag.query import follow_up
 from rag.types import Answer
 
-EXAMPLES = [
-    "武昌2021年固定资产投资目标",
-    "那江汉呢?",
-    "江汉区2018年地区生产总值是多少",
-    "青山区“四水共治”包括哪几个方面",
-    "2017年青山区和武昌区的招商引资总额分别是多少",
-    "What was Wuchang District's GDP growth in the first half of 2019?",
-    "洪山区2019年固定资产投资目标",
+log = logging.getLogger("rag.chat")
+FONTS = [
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "PingFang SC",
+    "Microsoft YaHei",
+    "sans-serif",
 ]
 CITE_MARK = re.compile(r"\[(\d+)\]")
 CSS = """
@@ -38,6 +40,7 @@ CSS = """
 .notfound {color:#9a6700; font-weight:600}
 a.cite {text-decoration:none; font-weight:600; color:#0969da}
 .rewritten {color:#57606a; font-size:0.85em}
+.added {color:#9a3412; font-size:0.85em}
 """
 
 
@@ -69,15 +72,16 @@ def highlight(text: str, quote: str) -> str:
 
 
 def _card(anchor: str, head: str, chunk, body: str) -> str:
+    place = " > ".join(getattr(chunk, "place_chain", None) or []) or chunk.place or ""
     meta = " · ".join(
         html.escape(part)
-        for part in (
-            chunk.place or "",
-            chunk.section,
-            f"{chunk.doc} 第{chunk.start_line}–{chunk.end_line}行",
-        )
+        for part in (place, chunk.section, f"{chunk.doc} 第{chunk.start_line}–{chunk.end_line}行")
         if part
     )
+    source = getattr(chunk, "source", None)
+    if source in ("added", "upload"):
+        who = f"{chunk.added_by} " if getattr(chunk, "added_by", None) else ""
+        meta += f'<div class="added">用户添加的文件 / added by {html.escape(who)}{html.escape(chunk.added_at or "")}</div>'
     return (
         f'<div class="src-card"{anchor}><div class="src-head">{head}</div>'
         f'<div class="src-meta">{meta}</div><div class="src-text">{body}</div></div>'
@@ -117,6 +121,48 @@ def received_by_gradio(path: Path, upload_dir: Path) -> bool:
     return resolved.is_relative_to(root) and resolved.is_file() and not Path(path).is_symlink()
 
 
+INDICATORS = ["生产总值", "固定资产投资", "社会消费品零售总额", "一般公共预算收入", "城镇新增就业"]
+
+
+def example_questions(snapshot, limit: int = 6) -> list[str]:
+    """Questions a newcomer can try, drawn from what is indexed: a target of each place's latest report, a
+    follow-up, a coined programme name, an English question and one the corpus cannot answer (a neighbouring
+    place it holds no report of), so that the honest refusal is shown too."""
+    from pypinyin import lazy_pinyin
+
+    from ingest.places import gazetteer, short_form
+    from ingest.text import match_form
+    from rag.lexical import coined_terms
+
+    profile = snapshot.profile
+    latest = sorted(((max(ys), name) for name, ys in profile.report_years.items() if ys), reverse=True)
+    out: list[str] = []
+    for year, name in latest[:3]:
+        plans = [c for c in snapshot.chunks if c.place == name and c.report_year == year and c.kind == "plan"]
+        indicator = next((t for t in INDICATORS if any(t in match_form(c.clean) for c in plans)), None)
+        if indicator:
+            out.append(
+                f"{short_form(name) or name}{year}年{'地区' if indicator == '生产总值' else ''}{indicator}目标是多少"
+            )
+    if len(latest) > 1 and out:
+        out.insert(1, f"那{short_form(latest[1][1]) or latest[1][1]}呢?")
+    terms = sorted(coined_terms(c.clean for c in snapshot.chunks[:400]), key=len)
+    if terms:
+        out.append(f"“{terms[len(terms) // 2]}”是什么意思")
+    if latest:
+        year, name = latest[0]
+        pinyin = "".join(lazy_pinyin(short_form(name) or name)).capitalize()
+        out.append(f"What GDP growth target did {pinyin} set for {year}?")
+        place = profile.places[name]
+        siblings = [
+            q for q in gazetteer().all_places()
+            if q.chain[:-1] == place.chain[:-1] and q.level == place.level and q.name not in profile.places
+        ]  # fmt: skip
+        if siblings:
+            out.append(f"{short_form(siblings[0].name) or siblings[0].name}{year}年固定资产投资目标")
+    return out[:limit]
+
+
 def build_chat(rag, settings) -> gr.Blocks:
     def respond(message: str, history: list, previous: str | None):
         message = (message or "").strip()
@@ -126,7 +172,7 @@ def build_chat(rag, settings) -> gr.Blocks:
             reply = f"问题太长(最多 {settings.max_question_chars} 字)/ Question longer than {settings.max_question_chars} characters."
             turn = [{"role": "user", "content": _user_turn(message[:80] + "…", message[:80] + "…")}]
             return history + turn + [{"role": "assistant", "content": reply}], gr.update(), previous, ""
-        question = inherit_scope(message, previous)
+        question = follow_up(message, previous, rag.snapshot.profile)
         try:
             answer = rag.ask(question)
         except Exception as exc:  # keep the chat usable; the log has the traceback
@@ -138,7 +184,12 @@ def build_chat(rag, settings) -> gr.Blocks:
 
     def _index_line() -> str:
         h = rag.health()
-        return f"索引 Index: {h['documents']} documents, {h['chunks']} chunks"
+        line = f"**本库包含 Corpus:** {rag.snapshot.profile.describe() or '(empty)'} · {h['documents']} documents, {h['chunks']} chunks"
+        job = h.get("indexing") or {}
+        if job.get("running"):
+            eta = f", ~{job['eta_s']:.0f} s left" if job.get("eta_s") else ""
+            line += f" · 正在计算向量 indexing {job['done']}/{job['total']}{eta} (answers use keyword search until then)"
+        return line
 
     def upload(files, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's way to ask for progress)
         paths = [Path(f if isinstance(f, str) else f.name) for f in files or []]
@@ -156,35 +207,40 @@ def build_chat(rag, settings) -> gr.Blocks:
         if readable:
             progress(0, desc="ingesting")
             try:
-                report = rag.add_files(readable, progress=True)
-            except Exception as exc:  # the previous index stays in place
-                return "\n".join(lines + [f"✘ ingest failed: {exc} (the index is unchanged)"]), _index_line()
-            names = {p.name for p in readable}
+                report = rag.add(readable, source="upload", added_by="chat")
+            except Exception:  # the corpus stays as it was; the log has the details
+                log.exception("upload failed")
+                return "\n".join(lines + ["✘ ingest failed (the corpus is unchanged)"]), _index_line()
             lines += [
-                f"✔ {d.doc}: {d.place or '?'} {d.report_year or ''} · {d.chunks} chunks · {d.title[:40]}"
-                for d in report.documents
-                if d.doc in names
+                f"✔ {d.doc}: {' > '.join(d.place_chain) or d.place or '?'} {d.report_year or ''} · {d.chunks} chunks · {d.title[:40]}"
+                for d in report.added + report.updated
             ]
-            lines += [f"✘ {reason}" for name, reason in report.skipped if Path(name).name in names]
+            lines += [f"• {note}" for note in report.notes]
+            lines += [f"✘ {reason}" for _name, reason in report.skipped]
         return "\n".join(lines), _index_line()
 
+    examples_list = example_questions(rag.snapshot)
     # Gradio's uploads are deleted an hour after they arrive (checked every 30 minutes).
     with gr.Blocks(title="政府工作报告问答", delete_cache=(1800, 3600)) as demo:
         gr.Markdown(
             "## 政府工作报告问答 · Government work report QA\n"
-            "每个回答都引用报告原文段落;报告中没有的内容会如实说明未找到。追问(如“那江汉呢?”)沿用上一问的区和年份。"
+            "每个回答都引用报告原文段落;报告中没有的内容会如实说明未找到。追问(如“那……呢?”)沿用上一问的地方和年份。"
         )
         previous = gr.State(None)
         with gr.Row():
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(label="对话 Chat", height=460, elem_id="chat", latex_delimiters=[])
                 box = gr.Textbox(
-                    placeholder="例如:武昌2021年固定资产投资目标", show_label=False, elem_id="question"
+                    placeholder=f"例如:{examples_list[0]}" if examples_list else "",
+                    show_label=False,
+                    elem_id="question",
                 )
                 with gr.Row():
                     send = gr.Button("提问 Ask", variant="primary", elem_id="ask")
                     clear = gr.Button("新对话 New chat", elem_id="new-chat")
-                examples = gr.Examples(EXAMPLES, inputs=box, label="示例问题 Examples (click to ask)")
+                examples = gr.Examples(
+                    examples_list or ["政府工作报告"], inputs=box, label="示例问题 Examples (click to ask)"
+                )
             with gr.Column(scale=2):
                 gr.Markdown("### 来源 Sources")
                 sources = gr.HTML('<div class="src-meta">引用的段落会显示在这里。</div>', elem_id="sources")
@@ -200,6 +256,7 @@ def build_chat(rag, settings) -> gr.Blocks:
         ingest.click(upload, files, [status, index_line])
         clear.click(lambda: ([], "", None), None, [chatbot, sources, previous])
         demo.load(_index_line, None, index_line)
+        gr.Timer(5.0).tick(_index_line, None, index_line)  # indexing progress while vectors are computed
     demo.queue(default_concurrency_limit=4)  # the pipeline is thread-safe; answers take ~0.1 s
     demo.css = CSS
     return demo

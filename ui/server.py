@@ -19,11 +19,14 @@ def create_server(rag, settings: Settings):
     import gradio as gr
 
     from ui.api import create_app
-    from ui.chat import CSS, build_chat
+    from ui.chat import CSS, FONTS, build_chat
 
     app = create_app(rag, settings)
     demo = build_chat(rag, settings)
-    app = gr.mount_gradio_app(app, demo, path="/", css=CSS, max_file_size=settings.max_upload_bytes)
+    theme = gr.themes.Default(font=FONTS, font_mono=["Noto Sans Mono CJK SC", "monospace"])
+    app = gr.mount_gradio_app(
+        app, demo, path="/", css=CSS, theme=theme, max_file_size=settings.max_upload_bytes
+    )
     demo.has_launched = True
     return app
 
@@ -35,8 +38,8 @@ def serve(settings: Settings, host: str, port: int) -> None:
     from rag.service import RAG
 
     started = time.perf_counter()
-    print(f"opening the index under {settings.home} (the first start builds it: a minute or two)", flush=True)
-    rag = RAG.open(settings, progress=True)
+    print(f"opening the corpus under {settings.home}", flush=True)
+    rag = RAG.open(settings, progress=True, background=True)
     health = rag.health()
     print(
         f"{health['documents']} documents, {health['chunks']} chunks, embeddings {health['embed_model']}, "

@@ -1,0 +1,254 @@
+"""Evidence scoring at statement level, shared by retrieval (reranking its head) and answering.
+
+Each statement of a candidate chunk (a sentence, or a ；-clause with its subject attached; see
+`ingest.text.split_statements`) gets a few features: lexical coverage of the question's key terms (IDF
+weighted, soft on characters), semantic similarity to the question (multilingual e5: cross-lingual and
+paraphrase-aware), answer-type match (an amount with its unit, a percentage, a count, an enumeration, a
+definition), plan/result match decided from the statement's own wording with its section as a prior, the
+asked year and part of the year, and the retrieval score of its chunk. A logistic model fitted on the tuning
+eval items (`evals/calibrate.py`; weights in `rag/models/evidence.json`) turns them into a score.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ingest.text import Statement, match_form, numbers
+from ingest.types import Chunk
+from rag.query import Query
+
+MODELS = Path(__file__).with_name("models")
+FEATURES = [
+    "lex", "lex_ctx", "bound", "defines", "sem", "sem_rel", "chunk", "rank", "type", "no_number", "unit",
+    "intent_match", "intent_clash", "year", "year_clash", "half_missing", "half_extra", "aggregate", "opening",
+    "enumeration", "english", "lex_en", "sem_en",
+]  # fmt: skip
+HALF_WORDS = re.compile(r"上半年|1[-—至~]6月|一季度|前三季度|1[-—至~]\d月|二季度|三季度")
+AGGREGATE = re.compile(r"五年来|累计|年均|十[一二三四五六七八九]五(?:期间|时期)|以来")
+ENUMERATION = re.compile(r"(?:[^、，,；;]{1,20}、){2,}|[①②③④⑤⑥⑦⑧⑨]|[一二三四五六七八九十]是|\d[.、．]")
+DEFINES = re.compile(r"[:：]|即|是指|指的是|包括|分别是|也就是")
+CLAUSE = re.compile(r"[^，,；;、。:：]+")
+# a clause that opens with one of these has no subject of its own: its figure belongs to the clause before
+NO_SUBJECT = re.compile(r"^(?:同比|比上年|较上年|年均|平均|增长|下降|提高|降低|达到|增加|减少|完成|实现|占|其中|分别|居|排)")
+
+
+PLAN_STRONG = re.compile(r"目标|预期|力争|计划|规划")
+PLAN_WEAK = re.compile(r"将(?!近)|要(?![求素点])|确保|争取|拟|左右|以上|以内|控制在")
+RESULT_STRONG = re.compile(r"完成情况|同比|比上年|实现了|增长了|下降了|提高了|达到了|完成了")
+RESULT_WEAK = re.compile(r"完成|达到|累计|已经|已|建成|获得|荣获|位居|排名|取得|新增")
+
+
+def statement_kind(text: str) -> str | None:
+    """plan or result from a statement's own wording ("目标…" vs "完成情况：…同比增长"), or None when its
+    words don't decide (then its section decides)."""
+    return statement_kind_strength(text)[0]
+
+
+def statement_kind_strength(text: str) -> tuple[str | None, bool]:
+    """The statement's kind and whether a strong cue decided it."""
+    strong_plan, strong_result = len(PLAN_STRONG.findall(text)), len(RESULT_STRONG.findall(text))
+    plan = 2 * strong_plan + len(PLAN_WEAK.findall(text))
+    result = 2 * strong_result + len(RESULT_WEAK.findall(text))
+    if plan > result:
+        return "plan", bool(strong_plan) and not strong_result
+    if result > plan:
+        return "result", bool(strong_result) and not strong_plan
+    return None, False
+
+
+@dataclass
+class Candidate:
+    """A statement of a retrieved chunk, with its features and score."""
+
+    rank: int  # rank of its chunk in retrieval
+    chunk: Chunk
+    statement: Statement
+    features: dict[str, float]
+    score: float = 0.0
+    logit: float = 0.0
+
+
+@lru_cache(maxsize=4)
+def load_model(name: str) -> dict:
+    """A fitted logistic model: {"features": [...], "weights": [...], "bias": b, ...}."""
+    path = MODELS / f"{name}.json"
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def log_odds(model: dict, features: dict[str, float]) -> float:
+    if not model:
+        return features.get("lex", 0.0) + 0.5 * features.get("sem_rel", 0.0)
+    return model["bias"] + sum(
+        w * features.get(f, 0.0) for f, w in zip(model["features"], model["weights"], strict=True)
+    )
+
+
+def logistic(model: dict, features: dict[str, float]) -> float:
+    z = log_odds(model, features)
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+@lru_cache(maxsize=200_000)
+def _bigrams(text: str) -> frozenset[str]:
+    return frozenset(text[i : i + 2] for i in range(len(text) - 1))
+
+
+def coverage(text: str, terms: dict[str, float]) -> float:
+    """Weighted share of key terms in `text` (match form): a term found whole counts 1, else half the share
+    of its character bigrams found (so "社会销售品零售总额" still mostly covers "社会消费品零售总额")."""
+    total = sum(terms.values())
+    if not total:
+        return 0.0
+    grams = _bigrams(text)
+    got = 0.0
+    for term, weight in terms.items():
+        if term in text:
+            got += weight
+        elif len(term) >= 2:
+            wanted = _bigrams(term)
+            got += 0.5 * weight * len(wanted & grams) / max(1, len(wanted))
+    return got / total
+
+
+def _fits(query: Query, n) -> bool:
+    """Whether a number is of the kind the question asks for."""
+    if n.is_year:
+        return False
+    t = query.answer_type
+    if t == "percent":
+        return n.is_percent
+    if query.unit:
+        return query.unit in (n.full_unit, n.unit) or (t == "count" and not n.unit)
+    if t == "amount":
+        return bool(n.magnitude) or n.is_money
+    return t in ("count", "number", "rank") and not n.is_percent
+
+
+def bound_coverage(query: Query, form: str) -> float:
+    """How much of the question's key terms stand in the same clause as a number of the asked kind (or in the
+    clause before, when the number's clause has no subject: "…地区生产总值287.9亿元，年均增长12.1%"). An
+    amount in 亿元 elsewhere in the sentence does not answer "地区生产总值多少亿元"."""
+    if not query.numeric:
+        return coverage(form, query.terms)
+    clauses = CLAUSE.findall(form)
+    best = 0.0
+    for i, clause in enumerate(clauses):
+        if not any(_fits(query, n) for n in numbers(clause)):
+            continue
+        context = clause
+        j = i
+        while j > 0 and NO_SUBJECT.match(clauses[j]) and i - j < 2:
+            j -= 1
+            context = clauses[j] + " " + context
+        best = max(best, coverage(context, query.terms))
+    return best
+
+
+def defines(query: Query, form: str) -> float:
+    """1 when the statement opens a definition of one of the question's rarest terms: the term, then ":",
+    "是指", "即", "包括" … within a few characters."""
+    if not query.terms:
+        return 0.0
+    top = max(query.terms.values())
+    for term, weight in query.terms.items():
+        if weight >= 0.8 * top and re.search(re.escape(term) + r".{0,4}?(?:[:：]|是指|即|指的是|包括|分别是|就是)", form):
+            return 1.0
+    return 0.0
+
+
+def _type_match(query: Query, stmt_form: str, found: list) -> float:
+    t = query.answer_type
+    if t == "percent":
+        return 1.0 if any(n.is_percent for n in found) else 0.3 if found else 0.0
+    if t == "amount":
+        if query.unit:
+            return 1.0 if any(query.unit in (n.full_unit, n.unit) for n in found) else 0.2 if found else 0.0
+        return 1.0 if any(n.magnitude or n.is_money for n in found) else 0.4 if found else 0.0
+    if t == "count":
+        if any(query.unit in (n.full_unit, n.unit) for n in found):
+            return 1.0
+        return 0.6 if any(not n.is_percent and not n.is_year for n in found) else 0.0
+    if t == "number":
+        return 1.0 if any(not n.is_year for n in found) else 0.0
+    if t == "rank":
+        return 1.0 if re.search(r"第[一二三四五六七八九十\d]+|首位|前列|位居|排名|领先", stmt_form) else 0.0
+    if t == "list":
+        return 1.0 if ENUMERATION.search(stmt_form) else 0.0
+    if t == "definition":
+        return 1.0 if DEFINES.search(stmt_form) or ENUMERATION.search(stmt_form) else 0.3
+    return 0.5
+
+
+def statement_features(
+    query: Query, chunk: Chunk, stmt: Statement, rank: int, chunk_score: float, sem: float, in_scope: bool
+) -> dict[str, float]:
+    form = match_form(stmt.with_subject)
+    found = [n for n in numbers(stmt.text) if not n.is_year]
+    own, strong = statement_kind_strength(stmt.clean)
+    kind = own or (chunk.kind if chunk.kind in ("plan", "result") else None)
+    years_said = {int(y) for y in re.findall(r"(?<!\d)(20\d{2}|19\d{2})\s*年", stmt.clean)}
+    about_year = (chunk.section_year in query.years) or bool(years_said & set(query.years))
+    other_year = (
+        bool(years_said) and not (years_said & set(query.years)) and chunk.section_year not in query.years
+    )
+    half_said = bool(HALF_WORDS.search(f"{stmt.clean} {chunk.section} {chunk.title}"))
+    context = match_form(f"{chunk.section} {chunk.clean}")
+    lex = coverage(form, query.terms)
+    english = float(query.english)
+    return {
+        "lex": lex,
+        "lex_ctx": coverage(context, query.terms),
+        "bound": bound_coverage(query, form),
+        "defines": defines(query, form) if query.answer_type in ("definition", "list") else 0.0,
+        "sem": sem,
+        "sem_rel": 0.0,  # set once all candidates are known
+        "chunk": chunk_score,
+        "rank": 1.0 / (1.0 + rank),
+        "type": _type_match(query, form, found),
+        "no_number": float(query.numeric and not found),
+        "unit": float(bool(query.unit) and any(query.unit in (n.full_unit, n.unit) for n in found)),
+        "intent_match": float(query.intent is not None and kind == query.intent),
+        "intent_clash": float(query.intent is not None and kind is not None and kind != query.intent),
+        # a strong target question and a statement that strongly reports a result (or the reverse)
+        "intent_veto": float(query.intent_strong and strong and own != query.intent),
+        "year": float(bool(query.years) and about_year),
+        "year_clash": float(bool(query.years) and not about_year and other_year),
+        "half_missing": float(query.half is not None and not half_said),
+        "half_extra": float(query.half is None and half_said and "全年" not in stmt.clean),
+        "aggregate": float(bool(AGGREGATE.search(stmt.clean)) and bool(query.years) and query.period is None),
+        "opening": float(chunk.kind == "opening"),
+        "in_scope": float(in_scope),
+        "enumeration": float(bool(ENUMERATION.search(stmt.clean))),
+        "english": english,
+        "lex_en": lex * english,
+        "sem_en": 0.0,  # sem_rel × english, set with sem_rel
+    }
+
+
+def score_candidates(candidates: list[Candidate]) -> list[Candidate]:
+    """Fill `sem_rel` and the fitted score; best first."""
+    if not candidates:
+        return []
+    top_sem = max(c.features["sem"] for c in candidates)
+    model = load_model("evidence")
+    for c in candidates:
+        c.features["sem_rel"] = c.features["sem"] - top_sem
+        c.features["sem_en"] = c.features["sem_rel"] * c.features["english"]
+        c.logit = log_odds(model, c.features)
+        c.score = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, c.logit))))
+    return sorted(candidates, key=lambda c: -c.score)
+
+
+def sem_scores(query_vec: np.ndarray | None, vectors: np.ndarray | None) -> np.ndarray:
+    if query_vec is None or vectors is None or not len(vectors):
+        return np.zeros(0 if vectors is None else len(vectors), dtype=np.float32)
+    return vectors @ query_vec

@@ -1,0 +1,277 @@
+"""Question understanding: a question is parsed once into a `Query` (scope, answer type, intent, key terms)
+that retrieval, evidence scoring and answer composition all use.
+
+- scope: the places it names, resolved against the places the corpus holds (short forms, English names,
+  an ambiguous short name by what the corpus holds); places it names that the corpus does not hold; years
+  (Arabic or Chinese numerals, 今年/去年 relative to the latest report of the place asked about), a five-year
+  plan (十四五, 到2025年 with 十四五末), a part of the year (上半年, 前三季度).
+- intent: a target/plan ("目标", "计划", "打算", "要…", "target") or an achieved result ("实际", "完成了",
+  "涨了", past tense "did … create"), or neither.
+- answer type: an amount, a percentage, a count, a list, a definition, a rank, a name, or a plain number.
+- key terms: content words of the match form (abbreviations canonicalised as in the reports' index), weighted
+  by their rarity in the corpus (IDF); words the corpus never uses are left to the embeddings. English words
+  are looked up in CC-CEDICT (`rag.english`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ingest.metadata import five_year_plan, years_in
+from ingest.places import find_places, national
+from ingest.text import UNITS, match_form
+from ingest.types import Place
+from rag.english import chinese_terms, is_english
+from rag.lexical import BM25Index, tokenize
+from rag.scope import CorpusProfile
+
+PLAN_STRONG = re.compile(r"目标|计划|预期|规划|打算|\btargets?\b|\bgoals?\b|\bplan(?:ned|s)?\b|\baim", re.I)
+PLAN_WEAK = re.compile(
+    r"预计|力争|准备|拟|想(?!到)|要(?!求)|定了|定的|将|争取|任务|安排|\bexpect|\bset (?:for|to)\b|\bwill\b", re.I
+)
+RESULT_STRONG = re.compile(
+    r"实际|完成了|实现了|达到了|增长了|涨了|降了|下降了|提高了|新增了|来了|一共|共计|累计|去年|上年|\bachiev|\bactual", re.I
+)
+RESULT_WEAK = re.compile(
+    r"完成|取得|已经|已|建成|\bdid\b|\bwas\b|\bwere\b|\bhad\b|\bcreated?\b|\breceived?\b|\bhandled?\b|\brecorded?\b",
+    re.I,
+)
+HALF = re.compile(r"上半年|1[-—至~]6月|first half", re.I)
+THREE_QUARTERS = re.compile(r"前三季度|1[-—至~]9月", re.I)
+FULL_YEAR = re.compile(r"全年|full[- ]year|whole year", re.I)
+NUMERAL = "一二两三四五六七八九十百千"
+LIST_Q = re.compile(
+    rf"哪些|哪几|分别|包括|包含|都有|有什么|有哪|是哪[{NUMERAL}\d]+|哪[{NUMERAL}\d]+[个项条张座所大]|\bwhich\b|\bwhat are\b|\blist\b",
+    re.I,
+)
+DEFINITION_Q = re.compile(
+    r"什么意思|是指|指什么|指的是|含义|是什么|具体指|何谓|\bmean\b|\bwhat is\b|\bdefin", re.I
+)
+RANK_Q = re.compile(r"第几|排名|排第|排在|位次|名次|\brank", re.I)
+NAME_Q = re.compile(
+    r"谁|哪位|哪个|哪家|哪一|什么(?:企业|项目|奖|名字|公司|单位|地方)|\bwho\b|\bwhich\b", re.I
+)
+PERCENT_Q = re.compile(
+    r"增速|增幅|增长|百分之|百分比|比重|占比|[率%]|涨|降幅|下降|\bgrowth\b|\brate\b|\bpercent|\bshare\b|\bgrow", re.I
+)
+UNIT_Q = re.compile(r"(?:多少|几)(?:个)?((?:万亿|亿|万|千)?(?:" + "|".join(u for u in UNITS if not u.isascii()) + "))")
+COUNT_Q = re.compile(r"多少|几|\bhow many\b", re.I)
+AMOUNT_Q = re.compile(r"(?:总量|总额|规模)(?:是|为|有|达到)?(?:多少|多大)|多少(?:亿|万|钱)|多少元|\bhow much\b", re.I)
+YESNO_Q = re.compile(r"是否|有没有|有无|吗[?？]?$|\bis there\b|\bdid .* set\b", re.I)
+UNIT_WORD = re.compile(r"(?:万亿|亿|万|千|百)?(?:" + "|".join(map(re.escape, UNITS)) + r")|万亿|亿|万")
+RELATIVE_YEAR = {"今年": 0, "本年": 0, "明年": 1, "去年": -1, "上年": -1, "前年": -2}
+# Question words and scope words: they say what kind of answer is wanted, not what it is about.
+QUESTION_WORDS = set(
+    """多少 几 哪些 哪个 哪几 哪位 哪家 什么 是什么 意思 指什么 具体 情况 如何 怎么 怎样 分别 包括 目标 计划 预期 预计
+    打算 想 要 完成 实际 实现 达到 增长 增速 增幅 涨 降 排名 第几 全年 上半年 今年 去年 明年 年度 期间 报告 政府 工作
+    政府工作报告 提出 一共 到底 多大 比重 占比 定 搞 准备 总量 总额 规模 分别是 都 有 哪 年 是 定了""".split()
+)
+
+
+@dataclass(frozen=True)
+class Query:
+    question: str
+    form: str  # match form of the question (English terms appended)
+    english: bool
+    places: tuple[Place, ...] = ()  # held places the question is about
+    missing_places: tuple[str, ...] = ()  # places it names that the corpus does not hold
+    years: tuple[int, ...] = ()
+    period: tuple[int, int] | None = None  # a five-year plan span
+    half: str | None = None  # "H1" (上半年) | "Q1-3" (前三季度)
+    full_year: bool = False
+    intent: str | None = None  # plan | result | None
+    intent_strong: bool = False  # decided by a strong cue (目标, 计划 / 实际, 完成了, 去年 …)
+    answer_type: str = "other"  # amount | percent | count | number | list | definition | rank | name | yesno
+    unit: str | None = None  # a unit asked for: 多少亿元 → 亿元
+    terms: dict[str, float] = field(default_factory=dict)  # key term (match form) → weight
+    parts: int = 1  # how many things are asked ("…多少？…多少？" → 2)
+
+    @property
+    def numeric(self) -> bool:
+        return self.answer_type in ("amount", "percent", "count", "number")
+
+    @property
+    def scoped(self) -> bool:
+        return bool(self.places or self.years or self.period)
+
+
+def _places(question: str, profile: CorpusProfile) -> tuple[tuple[Place, ...], tuple[str, ...], list[str]]:
+    """(held places asked about, places named but not held, the surfaces to drop from key terms)."""
+    held = tuple(profile.places.values())
+    mentions = find_places(question, held)
+    scope: list[Place] = []
+    missing: list[str] = []
+    named = [m.candidates[0] for m in mentions]
+    for place in named:
+        if profile.held(place):
+            scope.append(place)
+        elif (ancestor := profile.held_ancestor(place)) is not None:
+            scope.append(ancestor)  # 唐山港 in 河北省's report: the scope is the report's place
+        elif place.level == "national":
+            continue  # "全国第一", "全国文明城市": the country as a yardstick, unless the corpus holds it
+        elif any(place.name in other.chain[:-1] and profile.held(other) for other in named):
+            continue  # "呼伦贝尔市海拉尔区": a parent named before the held place
+        else:
+            missing.append(place.name)
+    if not scope and not missing and national().name in profile.places:
+        if re.search(r"全国|我国|中国|国务院|\bChina\b|\bnational", question, re.I):
+            scope.append(profile.places[national().name])
+    unique = tuple(dict.fromkeys(scope))
+    return (
+        unique,
+        tuple(dict.fromkeys(n for n in missing if n not in {p.name for p in unique})),
+        [m.surface for m in mentions],
+    )
+
+
+def _years(question: str, places: tuple[Place, ...], profile: CorpusProfile):
+    years = set(years_in(question))
+    anchor = profile.latest_year(places)
+    for word, offset in RELATIVE_YEAR.items():
+        if word in question and anchor is not None:
+            years.add(anchor + offset)
+    if re.search(r"\blast year\b", question, re.I) and anchor:
+        years.add(anchor - 1)
+    if re.search(r"\bthis year\b", question, re.I) and anchor:
+        years.add(anchor)
+    plan = five_year_plan(question)
+    period = (plan[1], plan[2]) if plan else None
+    if period and re.search(r"末|到\s*\d{4}|by \d{4}", question):
+        years.discard(period[1])
+    return tuple(sorted(years)), period
+
+
+def _intent(q: str) -> tuple[str | None, bool]:
+    """(plan or result when the question's cues point one way, else None; whether a strong cue decided it).
+    None when it asks both ("目标是多少，实际完成了多少")."""
+    strong_plan, strong_result = len(PLAN_STRONG.findall(q)), len(RESULT_STRONG.findall(q))
+    if strong_plan and strong_result:
+        return None, False
+    plan = 2 * strong_plan + len(PLAN_WEAK.findall(q))
+    result = 2 * strong_result + len(RESULT_WEAK.findall(q))
+    intent = "plan" if plan > result else "result" if result > plan else None
+    return intent, bool(intent and (strong_plan if intent == "plan" else strong_result))
+
+
+def _answer_type(q: str) -> tuple[str, str | None]:
+    unit = UNIT_Q.search(q)
+    if DEFINITION_Q.search(q) and not COUNT_Q.search(q):
+        return "definition", None
+    if LIST_Q.search(q) and not RANK_Q.search(q):
+        return "list", None
+    if RANK_Q.search(q):
+        return "rank", None
+    if PERCENT_Q.search(q) and not AMOUNT_Q.search(q) and not unit:
+        return "percent", "%"
+    if unit:
+        u = unit.group(1)
+        return ("amount" if u.endswith("元") else "count"), u
+    if AMOUNT_Q.search(q):
+        return "amount", None
+    if COUNT_Q.search(q):
+        return "number", None
+    if NAME_Q.search(q):
+        return "name", None
+    if YESNO_Q.search(q):
+        return "yesno", None
+    return "other", None
+
+
+def key_terms(form: str, drop: list[str], index: BM25Index) -> dict[str, float]:
+    """Content words of the question with their IDF weights; words the corpus never uses are left out."""
+    dropped = {match_form(d) for d in drop}
+    terms: dict[str, float] = {}
+    for token in tokenize(form):
+        if (
+            token in QUESTION_WORDS
+            or token in dropped
+            or any(token in d for d in dropped)
+            or re.fullmatch(r"[\d.%]+|\d{4}年?", token)
+            or UNIT_WORD.fullmatch(token)
+            or len(token) < 2
+        ):
+            continue
+        if index.df(token):
+            terms[token] = round(index.idf(token), 3)
+        else:  # a word the corpus does not use: perhaps an abbreviation of one it does (棚改 → 棚户区改造)
+            for word in index.expansions(token):
+                terms.setdefault(word, round(0.8 * index.idf(word), 3))
+    return terms
+
+
+def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Query:
+    q = question.strip()
+    english = is_english(q)
+    places, missing, surfaces = _places(q, profile)
+    years, period = _years(q, places, profile)
+    answer_type, unit = _answer_type(q)
+    intent, strong = _intent(q)
+    form = match_form(q)
+    terms = key_terms(form, surfaces, index)
+    if english:
+        extra = chinese_terms(q, lambda w: index.df(match_form(w)) > 0, tuple(surfaces))
+        for word, confidence in extra.items():
+            w = match_form(word)
+            terms.setdefault(w, round(0.5 * confidence * index.idf(w), 3))
+        form = form + " " + " ".join(extra)
+    form = form + "".join(f" {t}" for t in terms if t not in form)  # abbreviations spelt out, for BM25
+    parts = max(1, len(re.findall(r"多少|几[个家项人次]|\bhow (?:many|much)\b", q, re.I)))
+    return Query(
+        question=q,
+        form=form,
+        english=english,
+        places=places,
+        missing_places=missing,
+        years=years,
+        period=period,
+        half="H1" if HALF.search(q) else "Q1-3" if THREE_QUARTERS.search(q) else None,
+        full_year=bool(FULL_YEAR.search(q)),
+        intent=intent,
+        intent_strong=strong,
+        answer_type=answer_type,
+        unit=unit,
+        terms=terms,
+        parts=parts,
+    )
+
+
+FOLLOW_UP_WORDS = re.compile(
+    r"^(那么?|那|还有|以及|再问|and|what about|how about)\s*|\s*(呢|吧|的)?\s*[?？]?\s*$", re.I
+)
+
+
+def follow_up(question: str, previous: str | None, profile: CorpusProfile) -> str:
+    """A follow-up question with the scope it leaves out taken from the previous one: "那江汉呢?" after
+    "武昌2021年固定资产投资目标" is "江汉区2021年固定资产投资目标"; "2019年的呢?" keeps the place and swaps
+    the year; a follow-up with words of its own only gets the place/year it lacks."""
+    if not previous:
+        return question
+    held = tuple(profile.places.values())
+    now_places, before_places = find_places(question, held), find_places(previous, held)
+    now_years, before_years = years_in(question), years_in(previous)
+    core = FOLLOW_UP_WORDS.sub("", question.strip())
+    for m in now_places:
+        core = core.replace(m.surface, "")
+    core = re.sub(r"(19|20)\d{2}\s*年?|[年区县市省的]", "", core).strip(" ,，、")
+    if not core and (now_places or now_years):  # only a new place and/or year: the previous question again
+        rewritten = previous
+        if now_places:
+            name = now_places[0].surface if is_english(previous) else now_places[0].candidates[0].name
+            if before_places:
+                m = before_places[0]
+                rewritten = rewritten[: m.start] + name + rewritten[m.end :]
+            else:
+                rewritten = name + rewritten
+        if now_years:
+            if before_years:
+                rewritten = re.sub(rf"{before_years[0]}(?=\s*年)", str(now_years[0]), rewritten, count=1)
+            else:
+                rewritten = f"{now_years[0]}年{rewritten}"
+        return rewritten
+    prefix = ""
+    if not now_places and before_places:
+        prefix += before_places[0].candidates[0].name
+    if not now_years and before_years:
+        prefix += f"{before_years[0]}年"
+    return prefix + question if prefix else question

@@ -1,0 +1,111 @@
+"""Question understanding (`rag.query`), statement features (`rag.evidence`) and follow-ups, without an index:
+a profile and a BM25 index built from short real report excerpts."""
+
+import pytest
+
+from ingest.places import gazetteer
+from ingest.text import split_statements
+from ingest.types import Chunk
+from rag.evidence import coverage, statement_features, statement_kind
+from rag.lexical import BM25Index, tokenize
+from rag.query import follow_up, parse_query
+from rag.scope import CorpusProfile
+
+TEXTS = {
+    ("湖北省 > 武汉市 > 武昌区", 2021, "2021年主要工作", "plan", 2021): "全年经济社会发展的主要预期目标是:地区生产总值增长7%,"
+    "地方一般公共财政预算收入增长15%,社会消费品零售总额增长10%,完成固定资产投资300亿元。",
+    ("湖北省 > 武汉市 > 武昌区", 2021, "2020年工作回顾", "result", 2020): "全年完成固定资产投资270亿元,"
+    "新增市场主体1.2万户。隔离点和康复驿站96个。",
+    ("湖北省 > 武汉市 > 江汉区", 2019, "2019年工作安排", "plan", 2019): "固定资产投资总额完成430亿元,"
+    "城镇登记失业率控制在3.2%以内。",
+    ("内蒙古自治区 > 呼伦贝尔市 > 海拉尔区", 2016, "“十二五”时期和2015年工作回顾", "result", 2015): "地区生产总值由2010年的"
+    "162.4亿元增加到2015年的287.9亿元,年均增长12.1%;旅游接待人数达到607万人次。",
+}  # fmt: skip
+
+
+def _chunk(key, text, i) -> Chunk:
+    chain, year, section, kind, section_year = key
+    place = gazetteer().by_name(chain)
+    return Chunk(id=f"c{i}", doc=f"{place.name}_{year}.txt", title=f"{year}年{place.name}政府工作报告",
+                 place=place.name, place_chain=place.chain, level=place.level, report_year=year, section=section,
+                 section_year=section_year, kind=kind, start_line=i, end_line=i, text=text, clean=text)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    chunks = [_chunk(key, text, i) for i, (key, text) in enumerate(TEXTS.items(), start=1)]
+    return chunks, CorpusProfile.from_chunks(chunks), BM25Index([tokenize(c.clean) for c in chunks])
+
+
+def test_scope_from_short_names_years_and_english(corpus):
+    _, profile, bm25 = corpus
+    q = parse_query("武昌2021年固定资产投资目标", profile, bm25)
+    assert [p.name for p in q.places] == ["武昌区"] and q.years == (2021,) and q.intent == "plan"
+    assert "固定资产投资" in q.terms and "武昌" not in " ".join(q.terms)
+    q = parse_query("What GDP growth target did Wuchang District set for 2021?", profile, bm25)
+    assert q.english and [p.name for p in q.places] == ["武昌区"] and q.years == (2021,)
+    assert q.intent == "plan" and q.answer_type == "percent"
+    q = parse_query("海拉尔区“十二五”期间GDP年均增速", profile, bm25)
+    assert q.period == (2011, 2015) and [p.name for p in q.places] == ["海拉尔区"]
+
+
+def test_places_the_corpus_does_not_hold_are_named(corpus):
+    _, profile, bm25 = corpus
+    q = parse_query("洪山区2019年固定资产投资目标", profile, bm25)
+    assert q.missing_places == ("洪山区",) and not q.places
+    q = parse_query("上海2025年GDP增长目标", profile, bm25)
+    assert q.missing_places == ("上海市",)
+    q = parse_query("呼伦贝尔市海拉尔区2015年旅游接待人数", profile, bm25)  # a parent named before the place
+    assert [p.name for p in q.places] == ["海拉尔区"] and not q.missing_places
+
+
+def test_relative_years_and_abbreviations(corpus):
+    _, profile, bm25 = corpus
+    q = parse_query("江汉今年固投打算完成多少", profile, bm25)
+    assert q.years == (2019,) and "固定资产投资" in q.terms and q.intent == "plan"
+    assert parse_query("武昌去年固投完成了多少", profile, bm25).years == (2020,)
+
+
+@pytest.mark.parametrize(
+    ("question", "answer_type", "unit"),
+    [("武昌2021年地区生产总值增长目标是多少", "percent", "%"), ("江汉区2019年固定资产投资多少亿元", "amount", "亿元"),
+     ("隔离点和康复驿站建了多少个", "count", "个"), ("“四水共治”包括哪几个方面", "list", None),
+     ("双招双引是什么意思", "definition", None), ("武昌区在百强榜中排第几", "rank", None)],
+)  # fmt: skip
+def test_answer_types(corpus, question, answer_type, unit):
+    _, profile, bm25 = corpus
+    q = parse_query(question, profile, bm25)
+    assert (q.answer_type, q.unit) == (answer_type, unit)
+
+
+def test_plan_or_result_is_decided_per_statement():
+    assert statement_kind("2019年主要预期目标:地区生产总值增长7.8%左右") == "plan"
+    assert statement_kind("完成情况:上半年地区生产总值同比增长9%,排名中心城区第二") == "result"
+    assert statement_kind("全区上下团结一心。") is None
+
+
+def test_coverage_is_symmetric_in_abbreviations():
+    from ingest.text import match_form
+
+    assert coverage(match_form("武昌区GDP增长7%"), {match_form("地区生产总值"): 1.0}) == 1.0
+    assert coverage(match_form("全年地区生产总值增长7%"), {match_form("GDP"): 1.0}) == 1.0
+
+
+def test_statement_features_prefer_the_target_for_a_target_question(corpus):
+    chunks, profile, bm25 = corpus
+    q = parse_query("武昌2021年固定资产投资目标", profile, bm25)
+    plan = statement_features(q, chunks[0], split_statements(chunks[0].text)[0], 0, 1.0, 0.9, True)
+    result = statement_features(q, chunks[1], split_statements(chunks[1].text)[0], 1, 0.8, 0.9, True)
+    assert plan["intent_match"] == 1.0 and result["intent_clash"] == 1.0
+    assert plan["year"] == 1.0 and result["year"] == 0.0
+
+
+def test_follow_ups(corpus):
+    _, profile, _ = corpus
+    assert follow_up("那江汉呢?", "武昌2021年固定资产投资目标", profile) == "江汉区2021年固定资产投资目标"
+    assert follow_up("2019年的呢?", "武昌2021年固定资产投资目标", profile) == "武昌2019年固定资产投资目标"
+    assert follow_up("社零目标呢", "武昌2021年固定资产投资目标", profile).startswith("武昌区2021年")
+    assert follow_up("江汉区2019年失业率", "武昌2021年固定资产投资目标", profile) == "江汉区2019年失业率"
+    assert follow_up("What about Jianghan?", "What GDP target did Wuchang set for 2021?", profile) == (
+        "What GDP target did Jianghan set for 2021?"
+    )
