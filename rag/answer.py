@@ -13,11 +13,18 @@ year only when the quoted passage states it: every number of an answer is in the
 
 from __future__ import annotations
 
-import re
 import time
 
-from ingest.text import clean_text
-from rag.evidence import Candidate, load_model, logistic
+from rag.evidence import (
+    RUN_ON_CHARS,
+    VETOES,
+    Candidate,
+    continuation,
+    enumeration_labels,
+    load_model,
+    logistic,
+    run_on,
+)
 from rag.query import Query
 from rag.retrieve import Retrieval
 from rag.scope import CorpusProfile
@@ -27,8 +34,7 @@ REFUSAL_FEATURES = ["best_logit", "margin", "lex", "lex_ctx", "bound", "sem", "s
                     "intent_clash", "year_clash", "half_missing", "aggregate", "english", "scoped", "numeric"]  # fmt: skip
 DEFAULT_THRESHOLD = 0.5
 MAX_QUOTES = 4
-RUN_ON_CHARS = 320  # a list quote continues into the statements after it, up to this many characters
-INTRO_CHARS = 40  # a quote this short is a heading or an introduction: what it introduces follows
+LIST_SCAN_CHARS = 1500  # how far an enumeration's labels are looked for
 CLOSE = 0.85  # a second statement is quoted when it scores at least this share of the best
 
 
@@ -49,14 +55,11 @@ def refusal_features(query: Query, evidence: list[Candidate]) -> dict[str, float
     return f
 
 
-def answerable_probability(query: Query, evidence: list[Candidate]) -> float:
+def answerable_probability(query: Query, evidence: list[Candidate], model: dict | None = None) -> float:
+    model = load_model("refusal") if model is None else model
     if not evidence:
         return 0.0
-    return (
-        logistic(load_model("refusal") or {}, refusal_features(query, evidence))
-        if load_model("refusal")
-        else evidence[0].score
-    )
+    return logistic(model, refusal_features(query, evidence)) if model else evidence[0].score
 
 
 def _years_held(query: Query, profile: CorpusProfile) -> bool:
@@ -140,51 +143,6 @@ def _pick(query: Query, evidence: list[Candidate], threshold: float) -> list[Can
     return picked[:MAX_QUOTES]
 
 
-ITEM_START = re.compile(r"^\s*(?:\d{1,2}[.、．]|[(（][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+是|[^，,。；;]{2,12}[:：])")
-
-
-def _run_on(c: Candidate, query: Query) -> tuple[str, bool]:
-    """A list or definition quote goes on through its paragraph, and into the next ones while the quote so
-    far is only a heading or an introduction ("“四水共治”全面推进。", "5. 双招双引") or, for a list, while they
-    are items of the enumeration ("1.…", "(二)…", "排涝水：…"); up to RUN_ON_CHARS. Returns the quote (always
-    a substring of the chunk's text) and whether the enumeration runs on past the chunk's end."""
-    text = c.statement.text
-    if query.answer_type not in ("list", "definition"):
-        return text, False
-    begin, end = c.statement.start, c.statement.end
-    rest = c.chunk.text[end:]
-    stop, taken = len(rest), 0
-    for i, paragraph in enumerate(rest.split("\n")):
-        start, taken = taken, taken + len(paragraph) + 1
-        if i == 0 or not paragraph.strip():
-            continue
-        intro = len(clean_text(c.chunk.text[begin : end + start])) <= INTRO_CHARS
-        if not intro and not (query.answer_type == "list" and ITEM_START.match(paragraph)):
-            stop = start
-            break
-    quote = c.chunk.text[begin : end + stop].rstrip()
-    if len(quote) <= RUN_ON_CHARS:
-        return quote, stop == len(rest) and query.answer_type == "list"
-    cut = max(quote.rfind(mark, 0, RUN_ON_CHARS) for mark in "。；;")
-    return (quote[: cut + 1] if cut + 1 > len(text) else text), False
-
-
-def _continuation(chunk, budget: int) -> str:
-    """The items an enumeration continues with at the start of the next chunk (empty if none)."""
-    if chunk is None or budget <= 0:
-        return ""
-    out, length = [], 0
-    for paragraph in chunk.text.split("\n"):
-        if not paragraph.strip():
-            out.append(paragraph)
-            continue
-        if not ITEM_START.match(paragraph) or length + len(paragraph) > budget:
-            break
-        out.append(paragraph)
-        length += len(paragraph)
-    return "\n".join(out).strip()
-
-
 def _cite(citations: list[Citation], chunk, quote: str) -> int:
     """The number of the citation of `quote` in `chunk`, added if new."""
     for x in citations:
@@ -203,7 +161,11 @@ def _label(c: Candidate, multi: bool) -> str:
 
 
 def compose(
-    retrieval: Retrieval, profile: CorpusProfile, started: float | None = None, scope: bool = True
+    retrieval: Retrieval,
+    profile: CorpusProfile,
+    started: float | None = None,
+    scope: bool = True,
+    refusal_model: dict | None = None,
 ) -> Answer:
     """The answer to `retrieval.query`; `scope=False` (peers) skips the place/year refusals and in-scope
     filter, leaving only the evidence decision."""
@@ -223,12 +185,13 @@ def compose(
     refusal = scope_refusal(query, profile) if scope else None
     if refusal:
         return refuse(refusal)
-    threshold = (load_model("refusal") or {}).get("threshold", DEFAULT_THRESHOLD)
+    refusal_model = load_model("refusal") if refusal_model is None else refusal_model
+    threshold = refusal_model.get("threshold", DEFAULT_THRESHOLD)
     evidence = [
         c for c in retrieval.evidence
-        if (c.features.get("in_scope") or not scope) and not c.features.get("intent_veto")
+        if (c.features.get("in_scope") or not scope) and not any(c.features.get(v) for v in VETOES)
     ]  # fmt: skip
-    if not evidence or answerable_probability(query, evidence) < threshold:
+    if not evidence or answerable_probability(query, evidence, refusal_model) < threshold:
         closest = _closest(retrieval)
         if query.english:
             return refuse(
@@ -244,11 +207,19 @@ def compose(
     for c in (
         sorted(picked, key=lambda c: (c.chunk.place or "", c.chunk.section_year or 0)) if multi else picked
     ):
-        quote, runs_on = _run_on(c, query)
+        quote, runs_on = run_on(c.chunk, c.statement, query.answer_type)
         text = f"{quote.strip().rstrip('。；;，,')}[{_cite(citations, c.chunk, quote)}]"
+        if query.answer_type in ("list", "definition"):  # an enumeration longer than a quote: its item labels
+            span, _ = run_on(c.chunk, c.statement, query.answer_type, limit=LIST_SCAN_CHARS)
+            labels, end = enumeration_labels(span)
+            if labels and end > len(quote):
+                cited = span[:end].rstrip()
+                intro = c.statement.text.strip().rstrip("。；;，,:：")
+                text = f"{intro}。包括:{'、'.join(labels)}[{_cite(citations, c.chunk, cited)}]"
+                runs_on = False
         if runs_on:  # the enumeration goes on in the next chunk: quote its items too, cited to it
             following = retrieval.following(c.chunk)
-            more = _continuation(following, RUN_ON_CHARS - len(quote))
+            more = continuation(following, RUN_ON_CHARS - len(quote))
             if more:
                 text += f"\n{more.rstrip('。；;，,')}[{_cite(citations, following, more)}]"
         label = _label(c, multi)

@@ -39,6 +39,15 @@ def _singular(word: str) -> str:
     return word
 
 
+def _variants(word: str) -> list[str]:
+    """The word as written, singular, and the stems of an -ing/-ed form ("parking" → "park", "used" → "use")."""
+    out = [word, _singular(word)]
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            out += [word[: -len(suffix)], word[: -len(suffix)] + "e"]
+    return list(dict.fromkeys(out))
+
+
 def _gloss_key(gloss: str) -> str | None:
     g = re.sub(r"\([^)]*\)|\[[^\]]*\]|\bsth\b|\bsb\b", " ", gloss.lower())
     g = re.sub(r"^\s*(to|a|an|the)\s+", "", g)
@@ -77,7 +86,7 @@ def chinese_terms(question: str, in_corpus: Callable[[str], bool], skip: tuple[s
     text = question.lower()
     for name in skip:
         text = text.replace(name.lower(), " ")
-    words = [_singular(w) for w in WORD.findall(text)]
+    words = WORD.findall(text)
     used = [w in STOP for w in words]
     index = _reverse_dictionary()
     found: dict[str, float] = {}
@@ -85,8 +94,11 @@ def chinese_terms(question: str, in_corpus: Callable[[str], bool], skip: tuple[s
         for i in range(len(words) - size + 1):
             if any(used[i : i + size]):
                 continue
-            key = " ".join(words[i : i + size])
-            hits = [zh for zh in index.get(key, []) if in_corpus(zh)]
+            head = " ".join(_singular(w) for w in words[i : i + size - 1])
+            hits = []
+            for last in _variants(words[i + size - 1]):
+                key = f"{head} {last}".strip()
+                hits += [zh for zh in index.get(key, []) if in_corpus(zh) and zh not in hits]
             if hits:
                 confidence = 1.0 if size > 1 else 1.0 / len(hits) ** 0.5
                 for zh in hits[:MAX_PER_PHRASE]:

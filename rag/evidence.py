@@ -18,17 +18,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
-
-from ingest.text import Statement, match_form, numbers
+from ingest.text import Statement, clean_text, match_form, numbers
 from ingest.types import Chunk
 from rag.query import Query
 
 MODELS = Path(__file__).with_name("models")
+TYPE_VETO_LEX = 0.6  # the statement names most of what is asked …
+TYPE_VETO_BOUND = 0.3  # … but hardly any of it next to a number of the asked kind
+VETOES = ("intent_veto", "period_veto", "type_veto")
 FEATURES = [
     "lex", "lex_ctx", "bound", "defines", "sem", "sem_rel", "chunk", "rank", "type", "no_number", "unit",
     "intent_match", "intent_clash", "year", "year_clash", "half_missing", "half_extra", "aggregate", "opening",
-    "enumeration", "english", "lex_en", "sem_en",
+    "enumeration", "english", "lex_en", "sem_en", "result_default",
 ]  # fmt: skip
 HALF_WORDS = re.compile(r"上半年|1[-—至~]6月|一季度|前三季度|1[-—至~]\d月|二季度|三季度")
 AGGREGATE = re.compile(r"五年来|累计|年均|十[一二三四五六七八九]五(?:期间|时期)|以来")
@@ -61,6 +62,75 @@ def statement_kind_strength(text: str) -> tuple[str | None, bool]:
     if result > plan:
         return "result", bool(strong_result) and not strong_plan
     return None, False
+
+
+RUN_ON_CHARS = 320  # a list quote continues into the statements after it, up to this many characters
+INTRO_CHARS = 40  # a quote this short is a heading or an introduction: what it introduces follows
+ITEM_START = re.compile(r"^\s*(?:\d{1,2}[.、．]|[(（][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+是|[^，,。；;]{2,12}[:：])")
+
+
+def run_on(chunk: Chunk, stmt: Statement, answer_type: str, limit: int = 0) -> tuple[str, bool]:
+    """A list or definition quote goes on through its paragraph, and into the next ones while the quote so
+    far is only a heading or an introduction ("“四水共治”全面推进。", "5. 双招双引") or, for a list, while they
+    are items of the enumeration ("1.…", "(二)…", "排涝水：…"); up to RUN_ON_CHARS. Returns the quote (always
+    a substring of the chunk's text) and whether the enumeration runs on past the chunk's end."""
+    limit = limit or RUN_ON_CHARS
+    text = stmt.text
+    if answer_type not in ("list", "definition"):
+        return text, False
+    begin, end = stmt.start, stmt.end
+    rest = chunk.text[end:]
+    stop, taken = len(rest), 0
+    for i, paragraph in enumerate(rest.split("\n")):
+        start, taken = taken, taken + len(paragraph) + 1
+        if i == 0 or not paragraph.strip():
+            continue
+        intro = len(clean_text(chunk.text[begin : end + start])) <= INTRO_CHARS
+        if not intro and not (answer_type == "list" and ITEM_START.match(paragraph)):
+            stop = start
+            break
+    quote = chunk.text[begin : end + stop].rstrip()
+    if len(quote) <= limit:
+        return quote, stop == len(rest) and answer_type == "list"
+    cut = max(quote.rfind(mark, 0, limit) for mark in "。；;")
+    return (quote[: cut + 1] if cut + 1 > len(text) else text), False
+
+
+LABELS = [
+    re.compile(r"(?:^|[。；;\n])\s*([^。；;:：\n，,“”]{2,12})[:：]"),  # "防洪水:…。排涝水:…"
+    re.compile(r"(?:^|\n)\s*\d{1,2}[.、．]\s*([^。；;:：\n，,]{2,16})[。；;:：]"),  # "1. 关爱老年人。…"
+    re.compile(r"(?:^|\n)\s*[(（][一二三四五六七八九十]+[)）]\s*([^。；;:：\n，,]{2,20})[。，,；;]"),  # "(一)稳增长…，"
+]
+
+
+def enumeration_labels(text: str) -> tuple[list[str], int]:
+    """The labels of an enumeration in a passage, when it has at least three ("防洪水", "排涝水", …), and
+    where the sentence of the last one ends; ([], 0) when there is none."""
+    for pattern in LABELS:
+        found = list(pattern.finditer(text))
+        labels = list(dict.fromkeys(m.group(1).strip() for m in found))
+        if len(labels) >= 3:
+            last = found[-1].end()
+            ends = [text.find(mark, last) for mark in "。；;\n"]
+            end = min((e for e in ends if e >= 0), default=len(text) - 1)
+            return labels, end + 1
+    return [], 0
+
+
+def continuation(chunk: Chunk | None, budget: int) -> str:
+    """The items an enumeration continues with at the start of the next chunk (empty if none)."""
+    if chunk is None or budget <= 0:
+        return ""
+    out, length = [], 0
+    for paragraph in chunk.text.split("\n"):
+        if not paragraph.strip():
+            out.append(paragraph)
+            continue
+        if not ITEM_START.match(paragraph) or length + len(paragraph) > budget:
+            break
+        out.append(paragraph)
+        length += len(paragraph)
+    return "\n".join(out).strip()
 
 
 @dataclass
@@ -156,13 +226,12 @@ def bound_coverage(query: Query, form: str) -> float:
 def defines(query: Query, form: str) -> float:
     """1 when the statement opens a definition of one of the question's rarest terms: the term, then ":",
     "是指", "即", "包括" … within a few characters."""
-    if not query.terms:
+    if not query.terms and not query.named:
         return 0.0
-    top = max(query.terms.values())
-    for term, weight in query.terms.items():
-        if weight >= 0.8 * top and re.search(re.escape(term) + r".{0,4}?(?:[:：]|是指|即|指的是|包括|分别是|就是)", form):
-            return 1.0
-    return 0.0
+    top = max(query.terms.values(), default=0.0)
+    names = list(query.named) + [t for t, w in query.terms.items() if w >= 0.8 * top]
+    pattern = r".{0,4}?(?:[:：]|是指|即|指的是|包括|分别是|就是)"
+    return float(any(re.search(re.escape(match_form(name)) + pattern, form) for name in names))
 
 
 def _type_match(query: Query, stmt_form: str, found: list) -> float:
@@ -194,20 +263,26 @@ def statement_features(
     form = match_form(stmt.with_subject)
     found = [n for n in numbers(stmt.text) if not n.is_year]
     own, strong = statement_kind_strength(stmt.clean)
-    kind = own or (chunk.kind if chunk.kind in ("plan", "result") else None)
     years_said = {int(y) for y in re.findall(r"(?<!\d)(20\d{2}|19\d{2})\s*年", stmt.clean)}
+    if not strong and years_said and chunk.report_year:  # "到2025年…" in a 2021 report is a target
+        own = "plan" if min(years_said) >= chunk.report_year else "result" if max(years_said) < chunk.report_year else own
+    kind = own or (chunk.kind if chunk.kind in ("plan", "result") else None)
     about_year = (chunk.section_year in query.years) or bool(years_said & set(query.years))
     other_year = (
         bool(years_said) and not (years_said & set(query.years)) and chunk.section_year not in query.years
     )
     half_said = bool(HALF_WORDS.search(f"{stmt.clean} {chunk.section} {chunk.title}"))
+    half_only = bool(HALF_WORDS.search(stmt.clean)) and "全年" not in stmt.clean
     context = match_form(f"{chunk.section} {chunk.clean}")
     lex = coverage(form, query.terms)
     english = float(query.english)
+    if query.answer_type in ("list", "definition"):  # judged on what would be quoted: the list it opens
+        form = match_form(run_on(chunk, stmt, query.answer_type)[0])
+    bound = bound_coverage(query, form)
     return {
         "lex": lex,
         "lex_ctx": coverage(context, query.terms),
-        "bound": bound_coverage(query, form),
+        "bound": bound,
         "defines": defines(query, form) if query.answer_type in ("definition", "list") else 0.0,
         "sem": sem,
         "sem_rel": 0.0,  # set once all candidates are known
@@ -218,13 +293,23 @@ def statement_features(
         "unit": float(bool(query.unit) and any(query.unit in (n.full_unit, n.unit) for n in found)),
         "intent_match": float(query.intent is not None and kind == query.intent),
         "intent_clash": float(query.intent is not None and kind is not None and kind != query.intent),
-        # a strong target question and a statement that strongly reports a result (or the reverse)
+        "result_default": float(query.intent is None and kind == "result"),
+        # Vetoes: the statement cannot be the answer, whatever else it has. A strong target question and a
+        # statement that strongly reports a result (or the reverse); a question for a part of the year and
+        # a statement (section, report) that says nothing of it, or a whole-year question and a statement
+        # about a part only; a number question whose indicator the statement names, but with a number of
+        # another kind ("地区生产总值增长8%" for "地区生产总值多少亿元").
         "intent_veto": float(query.intent_strong and strong and own != query.intent),
+        "period_veto": float((query.half is not None and not half_said) or (query.full_year and half_only)),
+        "type_veto": float(query.numeric and lex >= TYPE_VETO_LEX and bound < TYPE_VETO_BOUND),
         "year": float(bool(query.years) and about_year),
         "year_clash": float(bool(query.years) and not about_year and other_year),
         "half_missing": float(query.half is not None and not half_said),
         "half_extra": float(query.half is None and half_said and "全年" not in stmt.clean),
-        "aggregate": float(bool(AGGREGATE.search(stmt.clean)) and bool(query.years) and query.period is None),
+        "aggregate": float(
+            bool(query.years) and query.period is None
+            and (bool(AGGREGATE.search(stmt.clean)) or (chunk.period is not None and chunk.section_year is None))
+        ),
         "opening": float(chunk.kind == "opening"),
         "in_scope": float(in_scope),
         "enumeration": float(bool(ENUMERATION.search(stmt.clean))),
@@ -234,12 +319,12 @@ def statement_features(
     }
 
 
-def score_candidates(candidates: list[Candidate]) -> list[Candidate]:
-    """Fill `sem_rel` and the fitted score; best first."""
+def score_candidates(candidates: list[Candidate], model: dict | None = None) -> list[Candidate]:
+    """Fill `sem_rel` and the fitted score (the shipped model unless one is given); best first."""
     if not candidates:
         return []
     top_sem = max(c.features["sem"] for c in candidates)
-    model = load_model("evidence")
+    model = load_model("evidence") if model is None else model
     for c in candidates:
         c.features["sem_rel"] = c.features["sem"] - top_sem
         c.features["sem_en"] = c.features["sem_rel"] * c.features["english"]
@@ -248,7 +333,3 @@ def score_candidates(candidates: list[Candidate]) -> list[Candidate]:
     return sorted(candidates, key=lambda c: -c.score)
 
 
-def sem_scores(query_vec: np.ndarray | None, vectors: np.ndarray | None) -> np.ndarray:
-    if query_vec is None or vectors is None or not len(vectors):
-        return np.zeros(0 if vectors is None else len(vectors), dtype=np.float32)
-    return vectors @ query_vec

@@ -103,6 +103,21 @@ class BM25Index:
         """log((N + 1) / (df + 0.5)): ~8 for a word in one chunk of 3,000, ~0.7 for one in half of them."""
         return math.log((self._n + 1) / (self._df.get(term, 0) + 0.5))
 
+    def vocabulary_words(self, text: str, longest: int = 8) -> list[str]:
+        """Words of the corpus's vocabulary found in `text` (its match form) as substrings, the longest ones
+        only: a question segmented differently from the reports ("棚/改要/完成") still finds "棚改"."""
+        form = match_form(text)
+        found: list[tuple[int, int]] = []
+        for run in re.finditer(r"[\u4e00-\u9fff]+", form):
+            s, e = run.span()
+            for i in range(s, e):
+                for j in range(min(e, i + longest), i + 1, -1):
+                    if self._df.get(form[i:j]):
+                        found.append((i, j))
+                        break
+        spans = [a for a in found if not any(b != a and b[0] <= a[0] and a[1] <= b[1] for b in found)]
+        return [form[i:j] for i, j in spans]
+
     def expansions(self, short: str, limit: int = 2) -> list[str]:
         """Corpus words that `short` abbreviates the way Chinese abbreviations are made, by keeping some of
         a word's characters in order from its first one (棚改 → 棚户区改造, 固投 → 固定资产投资); the most

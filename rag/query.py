@@ -23,7 +23,7 @@ from ingest.places import find_places, national
 from ingest.text import UNITS, match_form
 from ingest.types import Place
 from rag.english import chinese_terms, is_english
-from rag.lexical import BM25Index, tokenize
+from rag.lexical import QUOTED, BM25Index, tokenize
 from rag.scope import CorpusProfile
 
 PLAN_STRONG = re.compile(r"目标|计划|预期|规划|打算|\btargets?\b|\bgoals?\b|\bplan(?:ned|s)?\b|\baim", re.I)
@@ -42,7 +42,7 @@ THREE_QUARTERS = re.compile(r"前三季度|1[-—至~]9月", re.I)
 FULL_YEAR = re.compile(r"全年|full[- ]year|whole year", re.I)
 NUMERAL = "一二两三四五六七八九十百千"
 LIST_Q = re.compile(
-    rf"哪些|哪几|分别|包括|包含|都有|有什么|有哪|是哪[{NUMERAL}\d]+|哪[{NUMERAL}\d]+[个项条张座所大]|\bwhich\b|\bwhat are\b|\blist\b",
+    rf"哪些|哪几|分别(?!是?为?多少)|包括|包含|都有|有什么|有哪|是哪[{NUMERAL}\d]+|哪[{NUMERAL}\d]+[个项条张座所大]|\bwhich\b|\bwhat are\b|\blist\b",
     re.I,
 )
 DEFINITION_Q = re.compile(
@@ -85,6 +85,7 @@ class Query:
     answer_type: str = "other"  # amount | percent | count | number | list | definition | rank | name | yesno
     unit: str | None = None  # a unit asked for: 多少亿元 → 亿元
     terms: dict[str, float] = field(default_factory=dict)  # key term (match form) → weight
+    named: tuple[str, ...] = ()  # names the question quotes: “六清”
     parts: int = 1  # how many things are asked ("…多少？…多少？" → 2)
 
     @property
@@ -182,7 +183,7 @@ def key_terms(form: str, drop: list[str], index: BM25Index) -> dict[str, float]:
     """Content words of the question with their IDF weights; words the corpus never uses are left out."""
     dropped = {match_form(d) for d in drop}
     terms: dict[str, float] = {}
-    for token in tokenize(form):
+    for token in dict.fromkeys(tokenize(form) + tuple(index.vocabulary_words(form))):
         if (
             token in QUESTION_WORDS
             or token in dropped
@@ -208,7 +209,8 @@ def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Quer
     answer_type, unit = _answer_type(q)
     intent, strong = _intent(q)
     form = match_form(q)
-    terms = key_terms(form, surfaces, index)
+    plan = five_year_plan(q)
+    terms = key_terms(form, surfaces + ([plan[0]] if plan else []), index)
     if english:
         extra = chinese_terms(q, lambda w: index.df(match_form(w)) > 0, tuple(surfaces))
         for word, confidence in extra.items():
@@ -232,6 +234,7 @@ def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Quer
         answer_type=answer_type,
         unit=unit,
         terms=terms,
+        named=tuple(QUOTED.findall(q)),
         parts=parts,
     )
 

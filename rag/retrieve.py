@@ -134,7 +134,8 @@ class Retriever:
                 [chunk_in_scope(c, query.places, query.years, query.period) for c in self.chunks]
             )
         order = sorted(range(n), key=lambda i: (not in_scope[i], -fused[i]))
-        head = [i for i in order[:RERANK_DEPTH] if in_scope[i]]
+        # the head whose statements are scored: for several places (years), the best chunks of each, in turn
+        head = self._interleave([i for i in order if in_scope[i]], query)[:RERANK_DEPTH]
         evidence = self._evidence(query, qvec, head if mode == "hybrid" else order[:top_k], fused)
         if mode == "hybrid":
             best: dict[int, float] = {}
