@@ -66,16 +66,24 @@ def _as_dict(model, features: list[str], **extra) -> dict:
 
 
 def _usable(retrieval: Retrieval) -> list[Candidate]:
-    return [c for c in retrieval.evidence if c.features.get("in_scope") and not any(c.features.get(v) for v in VETOES)]
+    return [
+        c
+        for c in retrieval.evidence
+        if c.features.get("in_scope") and not any(c.features.get(v) for v in VETOES)
+    ]
 
 
 def fit_evidence(data: list[tuple[EvalItem, Retrieval]]) -> dict:
+    """The evidence model, and the mean similarity of the statements it saw (used for statements whose
+    vectors are not computed yet, so that lexical-only answers are scored on the same scale)."""
     rows, labels = [], []
     for item, retrieval in data:
         for c in retrieval.evidence:
             rows.append([c.features[f] for f in FEATURES])
             labels.append(is_positive(c, item))
-    return _as_dict(_logistic_regression(np.array(rows), np.array(labels, dtype=int)), FEATURES)
+    x = np.array(rows)
+    sem_mean = round(float(x[:, FEATURES.index("sem")].mean()), 4)
+    return _as_dict(_logistic_regression(x, np.array(labels, dtype=int)), FEATURES, sem_mean=sem_mean)
 
 
 def _refusal_rows(data, profiles, evidence_model: dict):
@@ -149,7 +157,9 @@ def cross_validate(data, profiles) -> dict:
                       f"| got {answer.answer[:150]!r}", flush=True)  # fmt: skip
     by: dict[str, list[float]] = {}
     for item, score in results:
-        for key in (f"corpus {item.corpus}", f"kind {item.kind}") + (("english",) if item.lang == "en" else ()):
+        for key in (f"corpus {item.corpus}", f"kind {item.kind}") + (
+            ("english",) if item.lang == "en" else ()
+        ):
             by.setdefault(key, []).append(score)
     return {"cv_answer_accuracy": round(float(np.mean([s for _, s in results])), 3),
             **{k: round(float(np.mean(v)), 3) for k, v in sorted(by.items())}}  # fmt: skip
@@ -158,7 +168,9 @@ def cross_validate(data, profiles) -> dict:
 def _save(name: str, model: dict) -> None:
     MODELS.mkdir(exist_ok=True)
     model = {**model, "fitted": datetime.now(UTC).isoformat(timespec="seconds")}
-    (MODELS / f"{name}.json").write_text(json.dumps(model, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    (MODELS / f"{name}.json").write_text(
+        json.dumps(model, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
     load_model.cache_clear()
 
 
@@ -166,7 +178,10 @@ def main(argv: list[str]) -> None:
     from rag.config import Settings
 
     cv = "--cv" in argv
-    paths = [Path(a) for a in argv if not a.startswith("--")] or [Path("evals/dev.jsonl"), Path("evals/tuning.jsonl")]
+    paths = [Path(a) for a in argv if not a.startswith("--")] or [
+        Path("evals/dev.jsonl"),
+        Path("evals/tuning.jsonl"),
+    ]
     if any("holdout" in p.name for p in paths):
         raise SystemExit("calibrate fits on tuning items only; the holdout set is for judging")
     items = [item for p in paths for item in load_items(p)]

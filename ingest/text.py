@@ -172,7 +172,9 @@ SENTENCE = re.compile(r"[^。！？!?\n]+(?:[。！？!?]+[”’」』)）]*)?|
 CLAUSE = re.compile(r"[^；;]+[；;]?")
 LONG_SENTENCE = 120  # cleaned characters: a longer sentence is also cut into its ；-clauses
 MIN_STATEMENT = 10  # a shorter piece (a heading, "完成情况:") joins the statement after it
-ENUMERATOR = re.compile(r"^\s*(?:\d{1,2}[.、．]|[(（][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+、)\s*")
+ENUMERATOR = re.compile(
+    r"^\s*(?:\d{1,2}[.、．]|[(（][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+、)\s*"
+)
 SUBJECT = re.compile(r"^[^，,：:；;。]{2,24}[：:]|^[^，,：:；;。]{2,16}[，,]")
 
 

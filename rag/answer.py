@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 
 from rag.evidence import (
+    LIST_SCAN_CHARS,
     RUN_ON_CHARS,
     VETOES,
     Candidate,
@@ -34,7 +35,6 @@ REFUSAL_FEATURES = ["best_logit", "margin", "lex", "lex_ctx", "bound", "sem", "s
                     "intent_clash", "year_clash", "half_missing", "aggregate", "english", "scoped", "numeric"]  # fmt: skip
 DEFAULT_THRESHOLD = 0.5
 MAX_QUOTES = 4
-LIST_SCAN_CHARS = 1500  # how far an enumeration's labels are looked for
 CLOSE = 0.85  # a second statement is quoted when it scores at least this share of the best
 
 
@@ -138,7 +138,11 @@ def _pick(query: Query, evidence: list[Candidate], threshold: float) -> list[Can
     for c in evidence[1:]:
         if len(picked) >= min(MAX_QUOTES, query.parts):
             break
-        if c not in picked and c.score >= floor and c.statement.text not in {p.statement.text for p in picked}:
+        if (
+            c not in picked
+            and c.score >= floor
+            and c.statement.text not in {p.statement.text for p in picked}
+        ):
             picked.append(c)
     return picked[:MAX_QUOTES]
 

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
         description="CPU threads of the engine that embeds questions in the serving process: 1 gives the "
         "lowest latency, also while an index is being built in the background.",
     )
+    vector_cache: Path | None = Field(
+        default=None,
+        description="Folder of statement vectors shared by several RAG_HOMEs (vectors are keyed by the text "
+        "embedded and the model, so sharing is safe); default: RAG_HOME/vectors.",
+    )
     build_threads: int | None = Field(
         default=None,
         ge=1,
@@ -82,7 +87,7 @@ class Settings(BaseSettings):
     @property
     def vectors_dir(self) -> Path:
         """Statement vectors, one folder per embedding model (rag.index.VectorStore)."""
-        return self.home / "vectors"
+        return self.vector_cache or self.home / "vectors"
 
     @property
     def chunk_store(self) -> Path:

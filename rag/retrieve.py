@@ -23,7 +23,7 @@ import numpy as np
 
 from ingest.text import Statement, split_statements
 from ingest.types import Chunk
-from rag.evidence import Candidate, score_candidates, statement_features
+from rag.evidence import Candidate, load_model, score_candidates, statement_features
 from rag.lexical import BM25Index, tokenize
 from rag.query import Query
 from rag.scope import chunk_in_scope
@@ -36,6 +36,7 @@ W_OPENING = 0.3
 W_EVIDENCE = 1.0
 RERANK_DEPTH = 20
 DENSE_CANDIDATES = 400  # statements taken from the dense index per question
+SEM_TYPICAL = 0.85  # similarity used for statements without a vector when the model gives no mean
 
 
 @dataclass
@@ -163,16 +164,20 @@ class Retriever:
     def _evidence(self, query: Query, qvec, head: list[int], fused: np.ndarray) -> list[Candidate]:
         """Every statement of the head chunks, scored; `Candidate.rank` holds the chunk's index for now."""
         top = max((fused[i] for i in head), default=1.0) or 1.0
+        missing = load_model("evidence").get("sem_mean", SEM_TYPICAL)
         out = []
         for position, i in enumerate(head):
             chunk = self.chunks[i]
             rows = self.statement_rows[i]
-            sems = self.dense.scores_for(qvec, [r for r in rows if r >= 0]) if qvec is not None else []
-            sem_of = dict(zip([r for r in rows if r >= 0], map(float, sems), strict=True))
+            embedded = [r for r in rows if r >= 0]
+            sem_of = {}
+            if qvec is not None and embedded:
+                sem_of = dict(zip(embedded, map(float, self.dense.scores_for(qvec, embedded)), strict=True))
             for stmt, row in zip(self.statements[i], rows, strict=True):
-                features = statement_features(
-                    query, chunk, stmt, position, float(fused[i] / top), sem_of.get(row, 0.0), True
-                )
+                sem = sem_of.get(
+                    row, missing
+                )  # a statement whose vector is not computed yet: a typical value
+                features = statement_features(query, chunk, stmt, position, float(fused[i] / top), sem, True)
                 out.append(Candidate(i, chunk, stmt, features))
         return score_candidates(out)
 

@@ -71,6 +71,13 @@ class RAG:
         rag.embed(progress=progress)
         return rag
 
+    def with_settings(self, settings: Settings) -> RAG:
+        """The same corpus, index and snapshot answered with other settings (e.g. an LLM configured)."""
+        other = object.__new__(RAG)
+        other.__dict__.update(self.__dict__)
+        other.settings = settings
+        return other
+
     # ------------------------------------------------------------------ state
     @property
     def snapshot(self) -> Snapshot:

@@ -2,8 +2,6 @@
 
 import re
 import shutil
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -269,46 +267,3 @@ def test_bad_files_are_skipped_with_clear_messages(tmp_path):
     assert "binary" in reasons["binary.txt"]
     assert "not UTF-8 or GB18030" in reasons["latin.txt"]
     assert "PDF" in reasons["broken.pdf"]
-
-
-def test_cli_ingest_exit_status_and_chunks_json(tmp_path):
-    (tmp_path / "empty.txt").write_text("")
-    shutil.copy(SEEDS / "003_e94be4eccf6fb3ec.txt", tmp_path)
-    env = {
-        "RAG_HOME": str(tmp_path / "home"),
-        "PATH": str(ROOT / ".venv" / "bin") + ":/usr/bin:/bin",
-        "HF_HUB_OFFLINE": "1",
-    }
-    run = subprocess.run(
-        [sys.executable, "-m", "ui", "ingest", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-    assert run.returncode == 1, run.stderr
-    assert "empty.txt: empty file" in run.stdout and "1 documents" in run.stdout
-    assert "Traceback" not in run.stderr
-    out = subprocess.run(
-        [sys.executable, "-m", "ui", "chunks", "--json"], capture_output=True, text=True, env=env, timeout=60
-    )
-    import json
-
-    rows = [json.loads(line) for line in out.stdout.splitlines()]
-    assert rows and set(rows[0]) == {
-        "id",
-        "doc",
-        "title",
-        "place",
-        "place_chain",
-        "level",
-        "period",
-        "report_year",
-        "section",
-        "section_year",
-        "kind",
-        "start_line",
-        "end_line",
-        "text",
-    }
-    assert {r["place"] for r in rows} == {"青山区"}

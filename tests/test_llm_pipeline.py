@@ -2,18 +2,17 @@
 
 from fastapi.testclient import TestClient
 
-from rag.service import RAG
 from tests.openai_stub_server import OpenAIStubServer
 from ui.api import create_app
 
 QUESTION = "武昌2021年固定资产投资目标"
 
 
-def _llm_rag(seed_rag, server: OpenAIStubServer) -> RAG:
+def _llm_rag(seed_rag, server: OpenAIStubServer):
     settings = seed_rag.settings.model_copy(
         update={"llm_base_url": server.base_url, "llm_model": "stub-model", "llm_timeout": 5}
     )
-    return RAG(settings, seed_rag.embed_model, seed_rag._snapshot)
+    return seed_rag.with_settings(settings)
 
 
 def test_llm_answer_verified_and_fallback_through_ask(seed_rag):

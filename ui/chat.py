@@ -244,7 +244,9 @@ def build_chat(rag, settings) -> gr.Blocks:
             with gr.Column(scale=2):
                 gr.Markdown("### 来源 Sources")
                 sources = gr.HTML('<div class="src-meta">引用的段落会显示在这里。</div>', elem_id="sources")
-        with gr.Accordion("上传报告 Upload reports (txt, html, pdf, docx)", open=False):
+        with gr.Accordion(
+            "上传报告 Upload reports (txt, html, pdf, docx)", open=False, elem_id="upload-accordion"
+        ):
             files = gr.File(file_count="multiple", file_types=sorted(SUPPORTED_SUFFIXES), elem_id="upload")
             ingest = gr.Button("导入 Ingest", elem_id="ingest")
             status = gr.Textbox(label="状态 Status", lines=4, interactive=False, elem_id="upload-status")
