@@ -1,5 +1,5 @@
 # make serve: install (first time) and serve the chat + /ask on the seed corpus
-# make test:  install everything tests need (Python extras, Debian chromium) and run lint, tests and the eval
+# make test:  install everything tests need (Python extras, Debian chromium) and run lint, tests and the evals
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
@@ -16,7 +16,7 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-.PHONY: serve test lint browser eval bench
+.PHONY: serve test lint browser eval calibrate bench screenshot
 serve: $(VENV)/.installed
 	$(BIN)/rag serve
 
@@ -27,12 +27,25 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# the evals: dev, tuning and holdout sets, each over the corpus its items name; exit 1 below a threshold
 test: $(VENV)/.installed-test browser lint
 	$(BIN)/pytest -q
-	$(BIN)/rag eval --set evals/dev.jsonl --report evals/out/report.md --json evals/out/result.json
+	$(BIN)/rag eval --report evals/out/report.md --json evals/out/result.json
 
 eval: $(VENV)/.installed-test
-	$(BIN)/rag eval --set evals/dev.jsonl --baselines --report evals/out/report.md --json evals/out/result.json
+	$(BIN)/rag eval --baselines --report evals/out/report.md --json evals/out/result.json
+
+# refit the evidence and refusal models on the tuning items (never the holdout), with cross-validated figures
+calibrate: $(VENV)/.installed-test
+	$(PY) -m evals.calibrate --cv evals/dev.jsonl evals/tuning.jsonl
 
 bench: $(VENV)/.installed-test
-	$(PY) benchmarks/retrieval_bench.py
+	$(PY) benchmarks/build_bench.py
+	$(PY) benchmarks/scale_bench.py
+	$(PY) benchmarks/serve_bench.py
+	$(PY) benchmarks/upload_bench.py
+	$(PY) benchmarks/peers_bench.py
+
+# refresh the README's screenshot (tests write theirs to a temporary folder)
+screenshot: $(VENV)/.installed-test browser
+	SCREENSHOT_TO=$(CURDIR)/docs/screenshot.png $(BIN)/pytest -q tests/test_browser.py

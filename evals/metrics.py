@@ -237,19 +237,23 @@ METRICS = ("hit@1", "hit@5", "mrr@10", "answer_accuracy", "refusal_precision", "
 
 
 def load_thresholds(path: Path) -> dict:
-    """Read and check a thresholds file: a misspelt metric would otherwise never be checked."""
+    """Read and check a thresholds file ({set name: {"overall": …, "kind": {…}, "group": {…}}}): a misspelt
+    metric would otherwise never be checked."""
     try:
         thresholds = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise EvalSetError(f"{path}: cannot read thresholds ({exc})") from exc
-    scopes = [("overall", thresholds.get("overall", {}))] + list(thresholds.get("kind", {}).items())
-    scopes += list(thresholds.get("group", {}).items())
-    for scope, limits in scopes:
-        for metric, limit in limits.items():
-            if metric.removeprefix("max_") not in METRICS or not isinstance(limit, int | float):
-                raise EvalSetError(
-                    f"{path}: [{scope}] {metric} = {limit!r} is not a known metric with a number"
-                )
+    for set_name, tables in thresholds.items():
+        if not isinstance(tables, dict) or not set(tables) <= {"overall", "kind", "group"}:
+            raise EvalSetError(f"{path}: [{set_name}] must hold only overall, kind.<kind> and group.<group> tables")
+        scopes = [("overall", tables.get("overall", {}))] + list(tables.get("kind", {}).items())
+        scopes += list(tables.get("group", {}).items())
+        for scope, limits in scopes:
+            for metric, limit in limits.items():
+                if metric.removeprefix("max_") not in METRICS or not isinstance(limit, int | float):
+                    raise EvalSetError(
+                        f"{path}: [{set_name}] {scope} {metric} = {limit!r} is not a known metric with a number"
+                    )
     return thresholds
 
 

@@ -209,8 +209,11 @@ def key_terms(form: str, drop: list[str], index: BM25Index) -> dict[str, float]:
     return terms
 
 
+PARSE_CHARS = 200  # bounded work: the key terms of a longer question come from its first 200 characters
+
+
 def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Query:
-    q = question.strip()
+    q = question.strip()[:PARSE_CHARS]
     english = is_english(q)
     places, missing, surfaces = _places(q, profile)
     years, period = _years(q, places, profile)

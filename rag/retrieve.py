@@ -36,6 +36,7 @@ W_OPENING = 0.3
 W_EVIDENCE = 1.0
 RERANK_DEPTH = 20
 DENSE_CANDIDATES = 400  # statements taken from the dense index per question
+QUERY_CHARS = 64  # a question is rarely longer; a 500-character one would cost 30x a normal one to embed
 SEM_TYPICAL = 0.85  # similarity used for statements without a vector when the model gives no mean
 
 
@@ -97,7 +98,8 @@ class Retriever:
     def query_vector(self, query: Query) -> np.ndarray | None:
         if self.embed_query is None or self.dense is None or not len(self.dense):
             return None
-        return np.asarray(self.embed_query(query.question), dtype=np.float32)
+        # bounded work, whatever the question: its first QUERY_CHARS characters are embedded
+        return np.asarray(self.embed_query(query.question[:QUERY_CHARS]), dtype=np.float32)
 
     def _dense_scores(self, qvec: np.ndarray | None) -> np.ndarray:
         """Best statement cosine per chunk (0 for chunks the dense search did not reach)."""

@@ -189,11 +189,14 @@ def test_thresholds_check():
 def test_thresholds_file_is_checked(tmp_path):
     good = tmp_path / "t.toml"
     good.write_text(
-        '[overall]\n"hit@5" = 0.9\nmax_latency_p95_ms = 500\n[kind.list]\nanswer_accuracy = 0.5\n'
+        '[dev.overall]\n"hit@5" = 0.9\nmax_latency_p95_ms = 500\n[dev.kind.list]\nanswer_accuracy = 0.5\n'
+        '[holdout.group.english]\nanswer_accuracy = 0.6\n'
     )
-    assert load_thresholds(good)["kind"]["list"]["answer_accuracy"] == 0.5
+    loaded = load_thresholds(good)
+    assert loaded["dev"]["kind"]["list"]["answer_accuracy"] == 0.5
+    assert loaded["holdout"]["group"]["english"]["answer_accuracy"] == 0.6
     bad = tmp_path / "bad.toml"
-    bad.write_text('[overall]\n"hit@50" = 0.9\n')
+    bad.write_text('[dev.overall]\n"hit@50" = 0.9\n')
     with pytest.raises(EvalSetError, match="hit@50"):
         load_thresholds(bad)
 
@@ -201,7 +204,8 @@ def test_thresholds_file_is_checked(tmp_path):
 def test_project_thresholds_file_is_valid():
     from evals.runner import THRESHOLDS
 
-    assert load_thresholds(THRESHOLDS)["overall"]
+    thresholds = load_thresholds(THRESHOLDS)
+    assert {"dev", "tuning", "holdout"} <= set(thresholds) and thresholds["holdout"]["overall"]
 
 
 def test_malformed_set_names_file_and_line(tmp_path):

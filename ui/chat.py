@@ -124,7 +124,7 @@ def received_by_gradio(path: Path, upload_dir: Path) -> bool:
 INDICATORS = ["生产总值", "固定资产投资", "社会消费品零售总额", "一般公共预算收入", "城镇新增就业"]
 
 
-def example_questions(snapshot, limit: int = 6) -> list[str]:
+def example_questions(snapshot, limit: int = 7) -> list[str]:
     """Questions a newcomer can try, drawn from what is indexed: a target of each place's latest report, a
     follow-up, a coined programme name, an English question and one the corpus cannot answer (a neighbouring
     place it holds no report of), so that the honest refusal is shown too."""
@@ -226,6 +226,7 @@ def build_chat(rag, settings) -> gr.Blocks:
             "## 政府工作报告问答 · Government work report QA\n"
             "每个回答都引用报告原文段落;报告中没有的内容会如实说明未找到。追问(如“那……呢?”)沿用上一问的地方和年份。"
         )
+        index_line = gr.Markdown(_index_line(), elem_id="coverage")
         previous = gr.State(None)
         with gr.Row():
             with gr.Column(scale=3):
@@ -250,7 +251,6 @@ def build_chat(rag, settings) -> gr.Blocks:
             files = gr.File(file_count="multiple", file_types=sorted(SUPPORTED_SUFFIXES), elem_id="upload")
             ingest = gr.Button("导入 Ingest", elem_id="ingest")
             status = gr.Textbox(label="状态 Status", lines=4, interactive=False, elem_id="upload-status")
-            index_line = gr.Markdown()
         ask_io = ([box, chatbot, previous], [chatbot, sources, previous, box])
         send.click(respond, *ask_io)
         box.submit(respond, *ask_io)
