@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from ingest.types import Chunk
 from rag.answer import compose
+from rag.embed import llama_index_embedding
 from rag.query import parse_query
 from rag.types import Answer, ScoredChunk
 
@@ -50,7 +51,7 @@ class Baselines:
             Document(text="\n".join(parts), metadata={"doc": doc}, id_=doc) for doc, parts in texts.items()
         ]
         nodes = SentenceSplitter().get_nodes_from_documents(documents)
-        return VectorStoreIndex(nodes, embed_model=self.rag.embed_model, show_progress=True)
+        return VectorStoreIndex(nodes, embed_model=llama_index_embedding(self.rag.embed_model), show_progress=True)
 
     def _llama(self, question: str) -> tuple[Answer, list[tuple[str, str]]]:
         if self._naive is None:

@@ -113,9 +113,8 @@ class Gazetteer:
         self._by_code = {p.code: p for p in places}
         self._full: dict[str, list[Place]] = defaultdict(list)
         self.zh: dict[str, dict[str, list[Place]]] = defaultdict(lambda: defaultdict(list))  # kind → places
-        self.en: dict[str, list[Place]] = defaultdict(list)
+        self._en: dict[str, list[Place]] | None = None  # English and pinyin names: built when first needed
         self.short: dict[str, str] = {}  # code → short form
-        pinyin: dict[str, list[Place]] = defaultdict(list)
         for name in NATIONAL_NAMES:
             self.zh[name]["full"].append(NATIONAL)
         for p in places:
@@ -128,20 +127,32 @@ class Gazetteer:
             if short:
                 self.short[p.code] = short
                 self.zh[short][{"province": "strong", "city": "city"}.get(p.level, "weak")].append(p)
-                for key in _pinyin(p, short):
-                    pinyin[key].append(p)
-        english = {self.by_name(cells[0]): cells[1:] for cells in _data_lines("english_places.tsv")}
-        for p, names in english.items():
-            for name in names:
-                self.en[name.strip().lower()].append(p)
-        for key, owners in pinyin.items():
-            # a conventional English name replaces a pinyin that another place shares (陕西 Shaanxi, not Shanxi)
-            kept = [p for p in owners if not (p in english and len(owners) > 1)]
-            self.en[key].extend(kept or owners)
         self.zh_lengths: dict[str, list[int]] = defaultdict(list)  # first character → key lengths
         for key in sorted(self.zh, key=len, reverse=True):
             self.zh_lengths[key[0]] += [len(key)] if len(key) not in self.zh_lengths[key[0]] else []
-        self.en_lengths = sorted({k.count(" ") + 1 for k in self.en}, reverse=True)
+
+    @property
+    def en(self) -> dict[str, list[Place]]:
+        """English names: pinyin of every short form, and the conventional names of data/english_places.tsv
+        (built on first use: pinyin for 3,500 names takes a second, and Chinese questions never need it)."""
+        if self._en is None:
+            en: dict[str, list[Place]] = defaultdict(list)
+            pinyin: dict[str, list[Place]] = defaultdict(list)
+            for p in self._places:
+                if p.code in self.short:
+                    for key in _pinyin(p, self.short[p.code]):
+                        pinyin[key].append(p)
+            english = {self.by_name(cells[0]): cells[1:] for cells in _data_lines("english_places.tsv")}
+            for p, names in english.items():
+                for name in names:
+                    en[name.strip().lower()].append(p)
+            for key, owners in pinyin.items():
+                # a conventional English name replaces a pinyin another place shares (陕西 Shaanxi, not Shanxi)
+                kept = [p for p in owners if not (p in english and len(owners) > 1)]
+                en[key].extend(kept or owners)
+            self._en = en
+            self.en_lengths = sorted({k.count(" ") + 1 for k in en}, reverse=True)
+        return self._en
 
     def all_places(self) -> list[Place]:
         return list(self._places)
@@ -195,7 +206,8 @@ def _tokenizer():
 
     jieba.setLogLevel(logging.WARNING)
     tokenizer = jieba.Tokenizer()  # our own: the process-wide one (BM25's) keeps its dictionary
-    tokenizer.initialize()
+    jieba.initialize()  # … whose loaded dictionary is copied rather than read from disk again (~1 s)
+    tokenizer.FREQ, tokenizer.total, tokenizer.initialized = dict(jieba.dt.FREQ), jieba.dt.total, True
     for key in gazetteer().zh:
         if len(key) >= 2:
             tokenizer.add_word(key)
@@ -314,7 +326,7 @@ def _english(text: str, g: Gazetteer) -> list[Mention]:
 
     k = 0
     while k < len(words):
-        n = next((n for n in g.en_lengths if (key := phrase(k, n)) in g.en and key not in EN_LEVELS), 0)
+        n = next((n for n in (g.en and g.en_lengths) if (key := phrase(k, n)) in g.en and key not in EN_LEVELS), 0)
         if not n:
             k += 1
             continue

@@ -216,12 +216,12 @@ def split_statements(text: str) -> tuple[Statement, ...]:
     to the statement that follows, so no statement is a bare heading."""
     pieces: list[tuple[int, int, str]] = []
     for a, b in _spans(text, SENTENCE, 0, len(text)):
-        sentence = clean_text(text[a:b])
-        clauses = _spans(text, CLAUSE, a, b) if len(sentence) > LONG_SENTENCE else [(a, b)]
+        long = len(normalize(text[a:b])) > LONG_SENTENCE  # a length needs no OpenCC: cheap for every chunk
+        clauses = _spans(text, CLAUSE, a, b) if long else [(a, b)]
         if len(clauses) == 1:
             pieces.append((a, b, ""))
             continue
-        lead = SUBJECT.match(sentence)
+        lead = SUBJECT.match(clean_text(text[a:b]))
         subject = lead.group(0).rstrip("，,：: ") if lead else ""
         for i, (ca, cb) in enumerate(clauses):
             pieces.append((ca, cb, "" if i == 0 else subject))
@@ -230,7 +230,7 @@ def split_statements(text: str) -> tuple[Statement, ...]:
     for a, b, subject in pieces:
         if carry is not None:
             a, carry = carry, None
-        piece = ENUMERATOR.sub("", clean_text(text[a:b]))
+        piece = ENUMERATOR.sub("", normalize(text[a:b]))
         if len(piece) < MIN_STATEMENT and not re.search(r"\d", piece):
             carry = a
             continue

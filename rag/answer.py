@@ -15,17 +15,8 @@ from __future__ import annotations
 
 import time
 
-from rag.evidence import (
-    LIST_SCAN_CHARS,
-    RUN_ON_CHARS,
-    VETOES,
-    Candidate,
-    continuation,
-    enumeration_labels,
-    load_model,
-    logistic,
-    run_on,
-)
+from rag.evidence import VETOES, Candidate, load_model, logistic
+from rag.lists import LIST_SCAN_CHARS, RUN_ON_CHARS, continuation, enumeration_labels, run_on
 from rag.query import Query
 from rag.retrieve import Retrieval
 from rag.scope import CorpusProfile

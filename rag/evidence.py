@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from ingest.text import Statement, clean_text, match_form, numbers
+from ingest.text import Statement, match_form, numbers
 from ingest.types import Chunk
+from rag.lists import LIST_SCAN_CHARS, enumeration_labels, run_on
 from rag.query import Query
 
 MODELS = Path(__file__).with_name("models")
@@ -35,6 +36,7 @@ HALF_WORDS = re.compile(r"上半年|1[-—至~]6月|一季度|前三季度|1[-�
 AGGREGATE = re.compile(r"五年来|累计|年均|十[一二三四五六七八九]五(?:期间|时期)|以来")
 ENUMERATION = re.compile(r"(?:[^、，,；;]{1,20}、){2,}|[①②③④⑤⑥⑦⑧⑨]|[一二三四五六七八九十]是|\d[.、．]")
 DEFINES = re.compile(r"[:：]|即|是指|指的是|包括|分别是|也就是")
+NO_TARGET = re.compile(r"(?:没有|未|不再?|暂不)(?:提出|设定?|确定|制定|规定)[^。；;]{0,16}?(?:目标|指标)")
 CLAUSE = re.compile(r"[^，,；;、。:：]+")
 THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")  # 916,564万元 is one number, not two clauses
 # a clause that opens with one of these has no subject of its own: its figure belongs to the clause before
@@ -65,80 +67,6 @@ def statement_kind_strength(text: str) -> tuple[str | None, bool]:
     if result > plan:
         return "result", bool(strong_result) and not strong_plan
     return None, False
-
-
-RUN_ON_CHARS = 320  # a list quote continues into the statements after it, up to this many characters
-LIST_SCAN_CHARS = 1500  # how far an enumeration's labels are looked for
-INTRO_CHARS = 40  # a quote this short is a heading or an introduction: what it introduces follows
-ITEM_START = re.compile(
-    r"^\s*(?:\d{1,2}[.、．]|[(（][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+是|[^，,。；;]{2,12}[:：])"
-)
-
-
-def run_on(chunk: Chunk, stmt: Statement, answer_type: str, limit: int = 0) -> tuple[str, bool]:
-    """A list or definition quote goes on through its paragraph, and into the next ones while the quote so
-    far is only a heading or an introduction ("“四水共治”全面推进。", "5. 双招双引") or, for a list, while they
-    are items of the enumeration ("1.…", "(二)…", "排涝水：…"); up to RUN_ON_CHARS. Returns the quote (always
-    a substring of the chunk's text) and whether the enumeration runs on past the chunk's end."""
-    limit = limit or RUN_ON_CHARS
-    text = stmt.text
-    if answer_type not in ("list", "definition"):
-        return text, False
-    begin, end = stmt.start, stmt.end
-    rest = chunk.text[end:]
-    stop, taken = len(rest), 0
-    for i, paragraph in enumerate(rest.split("\n")):
-        start, taken = taken, taken + len(paragraph) + 1
-        if i == 0 or not paragraph.strip():
-            continue
-        intro = len(clean_text(chunk.text[begin : end + start])) <= INTRO_CHARS
-        if not intro and not (answer_type == "list" and ITEM_START.match(paragraph)):
-            stop = start
-            break
-    quote = chunk.text[begin : end + stop].rstrip()
-    if len(quote) <= limit:
-        return quote, stop == len(rest) and answer_type == "list"
-    cut = max(quote.rfind(mark, 0, limit) for mark in "。；;")
-    return (quote[: cut + 1] if cut + 1 > len(text) else text), False
-
-
-LABELS = [
-    re.compile(r"(?:^|[。；;\n])\s*([^。；;:：\n，,“”]{2,12})[:：]"),  # "防洪水:…。排涝水:…"
-    re.compile(r"(?:^|\n)\s*\d{1,2}[.、．]\s*([^。；;:：\n，,]{2,16})[。；;:：]"),  # "1. 关爱老年人。…"
-    re.compile(
-        r"(?:^|\n)\s*[(（][一二三四五六七八九十]+[)）]\s*([^。；;:：\n，,]{2,20})[。，,；;]"
-    ),  # "(一)稳增长…，"
-]
-
-
-def enumeration_labels(text: str) -> tuple[list[str], int]:
-    """The labels of an enumeration in a passage, when it has at least three ("防洪水", "排涝水", …), and
-    where the sentence of the last one ends; ([], 0) when there is none."""
-    for pattern in LABELS:
-        found = list(pattern.finditer(text))
-        labels = list(dict.fromkeys(m.group(1).strip() for m in found))
-        if len(labels) >= 3:
-            last = found[-1].end()
-            ends = [text.find(mark, last) for mark in "。；;\n"]
-            end = min((e for e in ends if e >= 0), default=len(text) - 1)
-            return labels, end + 1
-    return [], 0
-
-
-def continuation(chunk: Chunk | None, budget: int) -> str:
-    """The items an enumeration continues with at the start of the next chunk (empty if none)."""
-    if chunk is None or budget <= 0:
-        return ""
-    out, length = [], 0
-    for paragraph in chunk.text.split("\n"):
-        if not paragraph.strip():
-            out.append(paragraph)
-            continue
-        if not ITEM_START.match(paragraph) or length + len(paragraph) > budget:
-            break
-        out.append(paragraph)
-        length += len(paragraph)
-    return "\n".join(out).strip()
 
 
 @dataclass
@@ -297,6 +225,10 @@ def statement_features(
             bool(enumeration_labels(run_on(chunk, stmt, query.answer_type, LIST_SCAN_CHARS)[0])[0])
         )
     bound = bound_coverage(query, form)
+    # "没有提出全年经济增速具体目标": a statement that no figure was set answers a question for the figure
+    no_target = bool(NO_TARGET.search(stmt.clean)) and query.numeric
+    if no_target:
+        bound = lex
     return {
         "lex": lex,
         "lex_ctx": coverage(context, query.terms),
@@ -306,8 +238,8 @@ def statement_features(
         "sem_rel": 0.0,  # set once all candidates are known
         "chunk": chunk_score,
         "rank": 1.0 / (1.0 + rank),
-        "type": _type_match(query, form, found),
-        "no_number": float(query.numeric and not found),
+        "type": 1.0 if no_target else _type_match(query, form, found),
+        "no_number": float(query.numeric and not found and not no_target),
         "unit": float(bool(query.unit) and any(query.unit in (n.full_unit, n.unit) for n in found)),
         "intent_match": float(query.intent is not None and kind == query.intent),
         "intent_clash": float(query.intent is not None and kind is not None and kind != query.intent),

@@ -2,8 +2,10 @@
 document frequencies that weigh a question's key terms.
 
 Words jieba must keep whole come from data, not from a list grown per question: the canonical indicator
-names of `ingest/data/terms.tsv`, and the names a corpus coins in quotes (“四水共治”, “六清”), found in its own
-text when the index is built (`coined_terms`). Numbers stay whole with their units ("300亿元", "7.8%").
+names of `ingest/data/terms.tsv`. Tokenizing a chunk depends on nothing else, so token lists are cached by
+chunk (`rag.snapshot`); a name a question quotes (“四水共治”) is a key term of its own (`rag.query`).
+Numbers stay whole with their units ("300亿元", "7.8%"). `TOKENIZER_VERSION` names this setup: a change
+to it or to terms.tsv invalidates the cached token lists.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ STOPWORDS = set(
 ) | set('?？、,，。:：;；“”‘’"()（）《》【】!！—-·…')
 QUOTED = re.compile(r"[“\"「『]([^”\"」』\n]{2,16})[”\"」』]")
 _lock = threading.Lock()
+TOKENIZER_VERSION = "jieba-0.42.1-search-1"
 
 
 @lru_cache(maxsize=1)
@@ -40,15 +43,6 @@ def _jieba():
         jieba.add_word(term, freq=200_000)
     jieba.initialize()
     return jieba
-
-
-def add_words(words: Iterable[str]) -> None:
-    """Words jieba keeps whole from now on (process-wide), e.g. names coined by the corpus."""
-    jieba = _jieba()
-    with _lock:
-        for word in words:
-            jieba.add_word(match_form(word), freq=100_000)
-    tokenize.cache_clear()
 
 
 def coined_terms(texts: Iterable[str]) -> set[str]:

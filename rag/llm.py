@@ -3,6 +3,12 @@ and fall back to the extractive answer whenever the reply can't be trusted or th
 
 `llm_answer` never raises for LLM failures: timeouts, connection and HTTP errors, malformed or empty
 replies, and replies that fail verification (rag.verify) all return the extractive `fallback` with a note.
+The note is shown to users: it names no URL and no server path (the log has the details).
+
+A passage is data, never an instruction (rag/prompts.py says so to the model), but a model may obey one
+anyway, and a number it copies from an uploaded passage passes verification. So a reply that leaves out a
+document the extractive answer cites, while citing another document of the same place and report year (an
+upload claiming to be that report), is not trusted either: both documents are shown, never the upload alone.
 """
 
 from __future__ import annotations
@@ -74,20 +80,21 @@ def _chat(settings: Settings, chat: list[tuple[str, str]]) -> str:
 
 
 def _reason(exc: Exception, settings: Settings) -> str:
-    """A short, user-facing reason for an LLM failure."""
+    """A short, user-facing reason for an LLM failure: no endpoint URL, no exception text (either may name
+    hosts or server paths); `llm_answer` logs those."""
     import openai
 
     if isinstance(exc, openai.APITimeoutError):
         return f"timed out after {settings.llm_timeout:g} s"
     if isinstance(exc, openai.APIConnectionError):
-        return f"cannot connect to {settings.llm_base_url}"
+        return "cannot connect to the LLM endpoint"
     if isinstance(exc, openai.APIStatusError):
-        return f"HTTP {exc.status_code} from {settings.llm_base_url}"
+        return f"HTTP {exc.status_code} from the LLM endpoint"
     if isinstance(
         exc, (TypeError, KeyError, IndexError, AttributeError, ValueError, openai.APIResponseValidationError)
     ):
-        return f"malformed response: {type(exc).__name__}: {str(exc)[:120]}"
-    return f"{type(exc).__name__}: {str(exc)[:120]}"
+        return f"malformed response ({type(exc).__name__})"
+    return type(exc).__name__
 
 
 def _with_note(fallback: Answer, note: str) -> Answer:
@@ -135,6 +142,18 @@ def best_quote(chunk: Chunk, claim: str) -> str:
     return chunk.text[start:end].strip()
 
 
+def _left_out_rival(cited: list[Chunk], fallback: Answer) -> Citation | None:
+    """A document the extractive answer cites that the LLM's reply leaves out while citing another document
+    of the same place and report year (two documents claiming to be the same report), or None."""
+    claimed = {(c.place, c.report_year): c.doc for c in cited if c.place and c.report_year}
+    docs = {c.doc for c in cited}
+    for c in fallback.citations:
+        other = claimed.get((c.place, c.report_year))
+        if c.doc not in docs and other is not None:
+            return c
+    return None
+
+
 def _citations(text: str, given: list[Chunk], cited: list[int]) -> list[Citation]:
     """One Citation per cited passage, quoting what supports the sentences that cite it."""
     sentences = split_sentences(text)
@@ -163,7 +182,7 @@ def llm_answer(question: str, retrieved: list[ScoredChunk], settings: Settings, 
     try:
         reply = _chat(settings, messages(question, context))
     except Exception as exc:  # never raise for LLM failures: fall back instead
-        log.warning("LLM call failed: %r", exc)
+        log.warning("LLM call to %s (model %s) failed: %r", settings.llm_base_url, settings.llm_model, exc)
         return _with_note(
             fallback, f"LLM unavailable ({_reason(exc, settings)}); showing the extractive answer."
         )
@@ -177,5 +196,12 @@ def llm_answer(question: str, retrieved: list[ScoredChunk], settings: Settings, 
         log.info("LLM answer rejected: %s", result.problems)
         problems = "; ".join(result.problems[:3]) + ("; …" if len(result.problems) > 3 else "")
         return _with_note(fallback, f"LLM answer rejected ({problems}); showing the extractive answer.")
+    if (rival := _left_out_rival([given[n - 1] for n in result.cited], fallback)) is not None:
+        log.warning("LLM answer left out %s, a rival of a document it cites; not trusted", rival.doc)
+        return _with_note(
+            fallback,
+            f"LLM answer not used: it leaves out {rival.doc}, another report of {rival.place} "
+            f"{rival.report_year}; showing the extractive answer.",
+        )
     return Answer(question=question, answer=text, answerable=True, citations=_citations(text, given, result.cited),
                   retrieved=fallback.retrieved, latency_ms=fallback.latency_ms, mode="llm")  # fmt: skip

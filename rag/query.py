@@ -223,6 +223,10 @@ def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Quer
     plan = five_year_plan(q)
     periods = [m.group(0) for m in (HALF.search(q), THREE_QUARTERS.search(q), FULL_YEAR.search(q)) if m]
     terms = key_terms(form, surfaces + ([plan[0]] if plan else []) + periods, index)
+    named = tuple(QUOTED.findall(q))
+    top = max(terms.values(), default=1.0)
+    for name in named:  # a name the question quotes is a key term of its own, among the rarest
+        terms.setdefault(match_form(name), round(max(top, index.idf(match_form(name))), 3))
     if english:
         extra = chinese_terms(q, lambda w: index.df(match_form(w)) > 0, tuple(surfaces))
         for word, confidence in extra.items():
@@ -246,7 +250,7 @@ def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Quer
         answer_type=answer_type,
         unit=unit,
         terms=terms,
-        named=tuple(QUOTED.findall(q)),
+        named=named,
         parts=parts,
     )
 

@@ -88,7 +88,9 @@ class RAG:
         return self._snapshot.chunks
 
     def _build(self) -> Snapshot:
-        return build_snapshot(self.corpus.chunks(), self.store, self._embed_query)
+        return build_snapshot(
+            self.corpus.chunks(), self.store, self._embed_query, self.settings.home / "tokens.json"
+        )
 
     def _embed_query(self, text: str):
         return self.embed_model.get_query_embedding(text)

@@ -10,14 +10,19 @@ are features of their own in `rag.evidence`.)
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+import ingest.text
 from ingest.text import Statement, split_statements
 from ingest.types import Chunk
 from rag.index import DenseIndex, VectorStore, text_key
-from rag.lexical import BM25Index, add_words, coined_terms, tokenize
+from rag.lexical import TOKENIZER_VERSION, BM25Index, tokenize
 from rag.retrieve import Retriever
 from rag.scope import CorpusProfile
 
@@ -48,10 +53,46 @@ class Snapshot:
         return self.embedded == self.statements
 
 
-def build_snapshot(chunks: list[Chunk], store: VectorStore | None, embed_query=None) -> Snapshot:
+def _tokenizer_fingerprint() -> str:
+    terms = (Path(ingest.text.__file__).with_name("data") / "terms.tsv").read_bytes()
+    return f"{TOKENIZER_VERSION}/{hashlib.sha1(terms).hexdigest()[:12]}"
+
+
+def chunk_tokens(chunks: list[Chunk], cache: Path | None) -> list[tuple[str, ...]]:
+    """BM25 token lists of the chunks (section path and text), read from `cache` where it has them (a JSON
+    file keyed by chunk id, written atomically, ignored when damaged or made by another tokenizer)."""
+    fingerprint = _tokenizer_fingerprint()
+    stored: dict[str, list[str]] = {}
+    if cache is not None and cache.exists():
+        try:
+            data = json.loads(cache.read_text(encoding="utf-8"))
+            stored = data["tokens"] if data.get("tokenizer") == fingerprint else {}
+        except (OSError, ValueError, KeyError, TypeError):
+            stored = {}
+    out, fresh = [], 0
+    for c in chunks:
+        tokens = stored.get(c.id)
+        if not isinstance(tokens, list):
+            tokens = list(tokenize(f"{c.section}\n{c.clean}"))
+            fresh += 1
+        out.append(tuple(tokens))
+    if cache is not None and (fresh or len(stored) != len(chunks)):
+        payload = {
+            "tokenizer": fingerprint,
+            "tokens": {c.id: list(t) for c, t in zip(chunks, out, strict=True)},
+        }
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, cache)
+    return out
+
+
+def build_snapshot(
+    chunks: list[Chunk], store: VectorStore | None, embed_query=None, token_cache: Path | None = None
+) -> Snapshot:
     """The snapshot of `chunks` with whatever vectors `store` holds now."""
-    add_words(coined_terms(c.clean for c in chunks))
-    bm25 = BM25Index([tokenize(f"{c.section}\n{c.clean}") for c in chunks])
+    bm25 = BM25Index(chunk_tokens(chunks, token_cache))
     per_chunk = [statements(c) for c in chunks]
     texts = [embed_texts(c) for c in chunks]
     keys = [text_key(t) for ts in texts for t in ts]

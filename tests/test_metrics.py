@@ -190,7 +190,7 @@ def test_thresholds_file_is_checked(tmp_path):
     good = tmp_path / "t.toml"
     good.write_text(
         '[dev.overall]\n"hit@5" = 0.9\nmax_latency_p95_ms = 500\n[dev.kind.list]\nanswer_accuracy = 0.5\n'
-        '[holdout.group.english]\nanswer_accuracy = 0.6\n'
+        "[holdout.group.english]\nanswer_accuracy = 0.6\n"
     )
     loaded = load_thresholds(good)
     assert loaded["dev"]["kind"]["list"]["answer_accuracy"] == 0.5

@@ -3,7 +3,7 @@
 import pytest
 
 from ingest.text import claimed_numbers, number_grounded
-from rag.evidence import enumeration_labels
+from rag.lists import enumeration_labels
 
 
 def test_target_question_gets_the_target_not_the_result_or_the_five_year_sum(seed_rag):

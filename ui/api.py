@@ -1,11 +1,12 @@
 """The HTTP API: `POST /ask`, `GET/POST /documents`, `DELETE /documents/{id}`, `GET /health`; OpenAPI docs
 at `/docs`.
 
-Errors are JSON `{"error": "..."}` on every route: 422 for a bad request body (empty question, question too
-long, wrong types, `top_k` out of range, a file that cannot be ingested), 413 for a body over its limit, 404
-and 405, 401 for a missing or wrong token when `RAG_API_TOKEN` is set (checked for every route by
-`ui.auth.TokenGate`), 500 with no internals. Cross-origin requests are refused unless `RAG_CORS_ORIGINS`
-lists the origin.
+Errors are JSON `{"error": "..."}` on every route (`ui.limits.ErrorShape`, also for the paths that fall
+through to the mounted Gradio app): 422 for a bad request body (not JSON, empty question, question too long,
+wrong types, `top_k` out of range, a file that cannot be ingested), 413 for a body over its limit, 404 and
+405, 401 for a missing or wrong token when `RAG_API_TOKEN` is set (checked for every route by
+`ui.auth.TokenGate`), 500 with a reference number and no internals. Messages name no server path and no URL
+(`ui.limits.public_message`). Cross-origin requests are refused unless `RAG_CORS_ORIGINS` lists the origin.
 """
 
 # No `from __future__ import annotations` here: FastAPI must see the local AskRequest class itself.
@@ -28,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from rag.config import Settings
 from rag.types import Answer
 from ui.auth import TokenGate
-from ui.limits import BodyLimit
+from ui.limits import BodyLimit, ErrorShape, public_message, validation_message
 
 MAX_JSON_BODY = 64_000  # bytes: a question is at most a few thousand
 
@@ -87,15 +88,15 @@ def create_app(rag, settings: Settings) -> FastAPI:
         allow_methods=["GET", "POST", "DELETE"],
         allow_headers=["Authorization", "Content-Type"],
     )
+    app.add_middleware(ErrorShape, routes=lambda: app.router.routes)  # outermost: sees every response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [f"{_where(e['loc'])}: {e['msg']}" for e in exc.errors()]
-        return JSONResponse(status_code=422, content={"error": "; ".join(problems)})
+        return JSONResponse(status_code=422, content={"error": validation_message(exc.errors())})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        message = public_message(exc.detail) if isinstance(exc.detail, str) else "request failed"
         return JSONResponse(status_code=exc.status_code, content={"error": message}, headers=exc.headers)
 
     @app.exception_handler(Exception)
@@ -125,7 +126,10 @@ def create_app(rag, settings: Settings) -> FastAPI:
     @app.get("/health")
     async def health() -> dict:
         """Status, corpus counts (documents, chunks, statement vectors), indexing progress, models."""
-        return rag.health()
+        health = rag.health()
+        if (indexing := health.get("indexing")) and indexing.get("error"):  # /health is open: no paths
+            health["indexing"] = {**indexing, "error": public_message(indexing["error"])}
+        return health
 
     @app.get("/documents")
     async def list_documents() -> list[dict]:
@@ -153,11 +157,12 @@ def create_app(rag, settings: Settings) -> FastAPI:
             shutil.rmtree(folder, ignore_errors=True)
         body = {"added": [_record(d) for d in report.added], "updated": [_record(d) for d in report.updated],
                 "unchanged": [getattr(d, "doc", d) for d in report.unchanged],
-                "skipped": [{"file": name, "reason": reason} for name, reason in report.skipped]}  # fmt: skip
+                "skipped": [{"file": name, "reason": public_message(reason)} for name, reason in report.skipped],
+                "notes": [public_message(note) for note in report.notes]}  # fmt: skip
         if not report.added and not report.updated and not report.unchanged:
             return JSONResponse(
                 status_code=422,
-                content={"error": "; ".join(r for _, r in report.skipped) or "no file", **body},
+                content={"error": "; ".join(s["reason"] for s in body["skipped"]) or "no file", **body},
             )
         return body
 
@@ -185,12 +190,6 @@ def _record(d) -> dict:
     data = asdict(d) if is_dataclass(d) else dict(d)
     data.pop("path", None)  # where the server keeps the file is not the client's business
     return data
-
-
-def _where(loc: tuple) -> str:
-    """('body', 'top_k') → 'top_k'; ('body',) → 'body'; ('query', 'x') → 'query.x'."""
-    parts = [str(p) for p in (loc[1:] if loc and loc[0] == "body" else loc)]
-    return ".".join(parts) or "body"
 
 
 def _sse(event: str, data: str) -> str:

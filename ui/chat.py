@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+import uuid
 from pathlib import Path
 
 import gradio as gr
@@ -18,6 +19,7 @@ import gradio as gr
 from ingest.readers import SUPPORTED_SUFFIXES
 from rag.query import follow_up
 from rag.types import Answer
+from ui.limits import public_message
 
 log = logging.getLogger("rag.chat")
 FONTS = [
@@ -175,8 +177,10 @@ def build_chat(rag, settings) -> gr.Blocks:
         question = follow_up(message, previous, rag.snapshot.profile)
         try:
             answer = rag.ask(question)
-        except Exception as exc:  # keep the chat usable; the log has the traceback
-            gr.Warning(f"error: {exc}")
+        except Exception:  # keep the chat usable; the log has the traceback, the user a reference to it
+            reference = uuid.uuid4().hex[:8]
+            log.exception("internal error %s answering in the chat", reference)
+            gr.Warning(f"出错了 / internal error (reference {reference})")
             return history, gr.update(), previous, message
         turn = [{"role": "user", "content": _user_turn(message, question)}]
         turn.append({"role": "assistant", "content": answer_html(answer)})
@@ -209,15 +213,17 @@ def build_chat(rag, settings) -> gr.Blocks:
             try:
                 report = rag.add(readable, source="upload", added_by="chat")
             except Exception:  # the corpus stays as it was; the log has the details
-                log.exception("upload failed")
-                return "\n".join(lines + ["✘ ingest failed (the corpus is unchanged)"]), _index_line()
+                reference = uuid.uuid4().hex[:8]
+                log.exception("upload failed (reference %s)", reference)
+                failed = f"✘ ingest failed (the corpus is unchanged; reference {reference})"
+                return "\n".join(lines + [failed]), _index_line()
             lines += [
                 f"✔ {d.doc}: {' > '.join(d.place_chain) or d.place or '?'} {d.report_year or ''} · {d.chunks} chunks · {d.title[:40]}"
                 for d in report.added + report.updated
             ]
             lines += [f"• {note}" for note in report.notes]
             lines += [f"✘ {reason}" for _name, reason in report.skipped]
-        return "\n".join(lines), _index_line()
+        return public_message("\n".join(lines)), _index_line()  # reasons name files, never server paths
 
     examples_list = example_questions(rag.snapshot)
     # Gradio's uploads are deleted an hour after they arrive (checked every 30 minutes).

@@ -1,0 +1,83 @@
+"""Enumerations in the reports: a list or definition quote that runs on past its first statement (through
+its paragraph, into the items that follow it, into the next chunk), and the labels of an enumeration's items
+("防洪水", "排涝水", …) that a list answer names."""
+
+from __future__ import annotations
+
+import re
+
+from ingest.text import Statement, clean_text
+from ingest.types import Chunk
+
+RUN_ON_CHARS = 320  # a list quote continues into the statements after it, up to this many characters
+LIST_SCAN_CHARS = 1500  # how far an enumeration's labels are looked for
+INTRO_CHARS = 40  # a quote this short is a heading or an introduction: what it introduces follows
+ITEM_START = re.compile(
+    r"^\s*(?:\d{1,2}[.、．]|[(（][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+是|[^，,。；;]{2,12}[:：])"
+)
+
+
+def run_on(chunk: Chunk, stmt: Statement, answer_type: str, limit: int = 0) -> tuple[str, bool]:
+    """A list or definition quote goes on through its paragraph, and into the next ones while the quote so
+    far is only a heading or an introduction ("“四水共治”全面推进。", "5. 双招双引") or, for a list, while they
+    are items of the enumeration ("1.…", "(二)…", "排涝水：…"); up to RUN_ON_CHARS. Returns the quote (always
+    a substring of the chunk's text) and whether the enumeration runs on past the chunk's end."""
+    limit = limit or RUN_ON_CHARS
+    text = stmt.text
+    if answer_type not in ("list", "definition"):
+        return text, False
+    begin, end = stmt.start, stmt.end
+    rest = chunk.text[end:]
+    stop, taken = len(rest), 0
+    for i, paragraph in enumerate(rest.split("\n")):
+        start, taken = taken, taken + len(paragraph) + 1
+        if i == 0 or not paragraph.strip():
+            continue
+        intro = len(clean_text(chunk.text[begin : end + start])) <= INTRO_CHARS
+        if not intro and not (answer_type == "list" and ITEM_START.match(paragraph)):
+            stop = start
+            break
+    quote = chunk.text[begin : end + stop].rstrip()
+    if len(quote) <= limit:
+        return quote, stop == len(rest) and answer_type == "list"
+    cut = max(quote.rfind(mark, 0, limit) for mark in "。；;")
+    return (quote[: cut + 1] if cut + 1 > len(text) else text), False
+
+
+LABELS = [
+    re.compile(r"(?:^|[。；;\n])\s*([^。；;:：\n，,“”]{2,12})[:：]"),  # "防洪水:…。排涝水:…"
+    re.compile(r"(?:^|\n)\s*\d{1,2}[.、．]\s*([^。；;:：\n，,]{2,16})[。；;:：]"),  # "1. 关爱老年人。…"
+    re.compile(
+        r"(?:^|\n)\s*[(（][一二三四五六七八九十]+[)）]\s*([^。；;:：\n，,]{2,20})[。，,；;]"
+    ),  # "(一)稳增长…，"
+]
+
+
+def enumeration_labels(text: str) -> tuple[list[str], int]:
+    """The labels of an enumeration in a passage, when it has at least three ("防洪水", "排涝水", …), and
+    where the sentence of the last one ends; ([], 0) when there is none."""
+    for pattern in LABELS:
+        found = list(pattern.finditer(text))
+        labels = list(dict.fromkeys(m.group(1).strip() for m in found))
+        if len(labels) >= 3:
+            last = found[-1].end()
+            ends = [text.find(mark, last) for mark in "。；;\n"]
+            end = min((e for e in ends if e >= 0), default=len(text) - 1)
+            return labels, end + 1
+    return [], 0
+
+
+def continuation(chunk: Chunk | None, budget: int) -> str:
+    """The items an enumeration continues with at the start of the next chunk (empty if none)."""
+    if chunk is None or budget <= 0:
+        return ""
+    out, length = [], 0
+    for paragraph in chunk.text.split("\n"):
+        if not paragraph.strip():
+            out.append(paragraph)
+            continue
+        if not ITEM_START.match(paragraph) or length + len(paragraph) > budget:
+            break
+        out.append(paragraph)
+        length += len(paragraph)
+    return "\n".join(out).strip()
