@@ -92,6 +92,16 @@ def _closest(retrieval: Retrieval) -> str:
     return ";".join(closest)
 
 
+def _prefer_definitions(query: Query, evidence: list[Candidate]) -> list[Candidate]:
+    """For "X是什么/指什么": a statement that defines X ("六清:线索清仓、…") goes first, when it scores at
+    least half the best; then the rest in score order."""
+    if query.answer_type != "definition":
+        return evidence
+    bar = evidence[0].score / 2
+    first = [c for c in evidence if c.features.get("defines") and c.score >= bar]
+    return first + [c for c in evidence if c not in first]
+
+
 def _part(query: Query, c: Candidate):
     """Which part of a question about several places (or years) a statement answers, or None."""
     if len(query.places) > 1:
@@ -195,7 +205,7 @@ def compose(
         return refuse(
             "报告中未找到能回答这个问题的内容。" + (f"最接近的内容见:{closest}。" if closest else "")
         )
-    picked = _pick(query, evidence, threshold)
+    picked = _pick(query, _prefer_definitions(query, evidence), threshold)
     citations: list[Citation] = []
     parts = []
     multi = len({(c.chunk.place, c.chunk.section_year, c.chunk.doc) for c in picked}) > 1

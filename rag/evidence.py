@@ -209,6 +209,8 @@ def statement_features(
             else own
         )
     kind = own or (chunk.kind if chunk.kind in ("plan", "result") else None)
+    # what the statement clearly is: its own strong cue, else its section's kind (a 主要预期目标 section)
+    effective = own if strong else (chunk.kind if chunk.kind in ("plan", "result") else None)
     about_year = (chunk.section_year in query.years) or bool(years_said & set(query.years))
     other_year = (
         bool(years_said) and not (years_said & set(query.years)) and chunk.section_year not in query.years
@@ -249,7 +251,7 @@ def statement_features(
         # a statement (section, report) that says nothing of it, or a whole-year question and a statement
         # about a part only; a number question whose indicator the statement names, but with a number of
         # another kind ("地区生产总值增长8%" for "地区生产总值多少亿元").
-        "intent_veto": float(query.intent_strong and strong and own != query.intent),
+        "intent_veto": float(query.intent_strong and effective is not None and effective != query.intent),
         "period_veto": float((query.half is not None and not half_said) or (query.full_year and half_only)),
         "type_veto": float(query.numeric and lex >= TYPE_VETO_LEX and bound < TYPE_VETO_BOUND),
         "year": float(bool(query.years) and about_year),

@@ -68,6 +68,9 @@ AMOUNT_Q = re.compile(
 )
 YESNO_Q = re.compile(r"是否|有没有|有无|吗[?？]?$|\bis there\b|\bdid .* set\b", re.I)
 UNIT_WORD = re.compile(r"(?:万亿|亿|万|千|百)?(?:" + "|".join(map(re.escape, UNITS)) + r")|万亿|亿|万")
+QUESTION_MARK = re.compile(
+    r"[?？吗呢么啥谁哪怎何]|什么|如何|是否|\b(?:what|which|who|how|why|when|where|is|are|does|did)\b", re.I
+)
 RELATIVE_YEAR = {"今年": 0, "本年": 0, "明年": 1, "去年": -1, "上年": -1, "前年": -2}
 # Question words and scope words: they say what kind of answer is wanted, not what it is about.
 QUESTION_WORDS = set(
@@ -184,6 +187,8 @@ def _answer_type(q: str) -> tuple[str, str | None]:
         return "name", None
     if YESNO_Q.search(q):
         return "yesno", None
+    if not QUESTION_MARK.search(q) and re.search(r"(?<!\d)(?:19|20)\d{2}(?!\d)", q):
+        return "number", None  # a keyword query with a year ("青山 2017 招商引资") looks for figures
     return "other", None
 
 
