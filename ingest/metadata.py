@@ -86,6 +86,9 @@ def _plan_name(n: int) -> str:
     return "十五" if n == 10 else f"十{'一二三四五六七八九'[n - 11]}五" if 11 <= n <= 19 else f"第{n}个五年"
 
 
+EN_PLAN = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)\s+five[- ]year\s+plan", re.I)
+
+
 def five_year_plan(text: str) -> tuple[str, int, int] | None:
     """The five-year plan a text names first (十四五, “十五”, 第十四个五年规划), or the one ending in the year
     a five-year text aims at ("今后五年…到2025年"): (name, start year, end year)."""
@@ -93,6 +96,8 @@ def five_year_plan(text: str) -> tuple[str, int, int] | None:
     n = (10 + int(m.group(1).translate(CN_DIGITS)) if m.group(1) else 10) if m else None
     if n is None and (m := NTH_PLAN.search(text)):
         n = _cn_number(m.group(1))
+    if n is None and (m := EN_PLAN.search(text)):  # "the 13th Five-Year Plan (period)"
+        n = int(m.group(1))
     if n is None and "五年" in text and (m := BY_YEAR.search(text)):
         n = (int(m.group(1)) - 1955) // 5 if (int(m.group(1)) - 1955) % 5 == 0 else None
     return (_plan_name(n), *plan_span(n)) if n and n >= 3 else None

@@ -326,7 +326,9 @@ def _english(text: str, g: Gazetteer) -> list[Mention]:
 
     k = 0
     while k < len(words):
-        n = next((n for n in (g.en and g.en_lengths) if (key := phrase(k, n)) in g.en and key not in EN_LEVELS), 0)
+        n = next(
+            (n for n in (g.en and g.en_lengths) if (key := phrase(k, n)) in g.en and key not in EN_LEVELS), 0
+        )
         if not n:
             k += 1
             continue

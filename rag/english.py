@@ -11,6 +11,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable
 from functools import lru_cache
+from pathlib import Path
 
 WORD = re.compile(r"[a-z][a-z'\-]*")
 # English function words and question words: they carry no content to look up.
@@ -22,6 +23,8 @@ STOP = set(
     county region set setting reach reached""".split()
 )
 MAX_GLOSS_WORDS = 3
+INDICATOR_CONFIDENCE = 1.0  # an indicator's English name: what the question is about
+DICTIONARY_CONFIDENCE = 0.3  # a dictionary sense of a word: often another sense than the one meant
 MAX_PER_PHRASE = 3
 
 
@@ -74,6 +77,21 @@ def _reverse_dictionary() -> dict[str, list[str]]:
     return dict(index)
 
 
+DATA = Path(__file__).with_name("data")
+
+
+@lru_cache(maxsize=1)
+def _indicators() -> list[tuple[str, list[str]]]:
+    """(English name, Chinese terms) from data/english_indicators.tsv, longest names first."""
+    pairs: list[tuple[str, list[str]]] = []
+    for line in (DATA / "english_indicators.tsv").read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        chinese, *names = [cell.strip() for cell in line.split("\t") if cell.strip()]
+        pairs += [(name.lower(), chinese.split("/")) for name in names]
+    return sorted(pairs, key=lambda pair: -len(pair[0]))
+
+
 def is_english(question: str) -> bool:
     return bool(re.search(r"[A-Za-z]{3,}", question)) and not re.search(r"[\u4e00-\u9fff]", question)
 
@@ -88,10 +106,17 @@ def chinese_terms(
     text = question.lower()
     for name in skip:
         text = text.replace(name.lower(), " ")
+    found: dict[str, float] = {}
+    for name, chinese in _indicators():  # the indicators' English names first: CC-CEDICT lacks most of them
+        pattern = rf"(?<![a-z]){re.escape(name)}(?![a-z])"
+        if re.search(pattern, text):
+            for zh in chinese:
+                if in_corpus(zh):
+                    found.setdefault(zh, INDICATOR_CONFIDENCE)
+            text = re.sub(pattern, " ", text)
     words = WORD.findall(text)
     used = [w in STOP for w in words]
     index = _reverse_dictionary()
-    found: dict[str, float] = {}
     for size in (3, 2, 1):
         for i in range(len(words) - size + 1):
             if any(used[i : i + size]):
@@ -102,7 +127,7 @@ def chinese_terms(
                 key = f"{head} {last}".strip()
                 hits += [zh for zh in index.get(key, []) if in_corpus(zh) and zh not in hits]
             if hits:
-                confidence = 1.0 if size > 1 else 1.0 / len(hits) ** 0.5
+                confidence = DICTIONARY_CONFIDENCE * (1.0 if size > 1 else 1.0 / len(hits) ** 0.5)
                 for zh in hits[:MAX_PER_PHRASE]:
                     found.setdefault(zh, round(confidence, 3))
                 used[i : i + size] = [True] * size

@@ -24,13 +24,14 @@ from rag.lists import LIST_SCAN_CHARS, enumeration_labels, run_on
 from rag.query import Query
 
 MODELS = Path(__file__).with_name("models")
+SHORT_STATEMENT = 16  # characters: a heading or a fragment, which embeddings find similar to anything
 TYPE_VETO_LEX = 0.6  # the statement names most of what is asked …
 TYPE_VETO_BOUND = 0.3  # … but hardly any of it next to a number of the asked kind
 VETOES = ("intent_veto", "period_veto", "type_veto")
 FEATURES = [
     "lex", "lex_ctx", "bound", "defines", "sem", "sem_rel", "chunk", "rank", "type", "no_number", "unit",
     "intent_match", "intent_clash", "year", "year_clash", "half_missing", "half_extra", "aggregate", "opening",
-    "enumeration", "english", "lex_en", "sem_en", "result_default", "labelled",
+    "enumeration", "english", "lex_en", "sem_en", "result_default", "labelled", "short",
 ]  # fmt: skip
 HALF_WORDS = re.compile(r"上半年|1[-—至~]6月|一季度|前三季度|1[-—至~]\d月|二季度|三季度")
 AGGREGATE = re.compile(r"五年来|累计|年均|十[一二三四五六七八九]五(?:期间|时期)|以来")
@@ -270,6 +271,7 @@ def statement_features(
         "in_scope": float(in_scope),
         "enumeration": float(bool(ENUMERATION.search(stmt.clean))),
         "labelled": labelled,
+        "short": float(len(stmt.clean) < SHORT_STATEMENT),
         "english": english,
         "lex_en": lex * english,
         "sem_en": 0.0,  # sem_rel × english, set with sem_rel

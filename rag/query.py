@@ -61,7 +61,10 @@ PERCENT_Q = re.compile(
 UNIT_Q = re.compile(
     r"(?:多少|几)(?:个)?((?:万亿|亿|万|千)?(?:" + "|".join(u for u in UNITS if not u.isascii()) + "))"
 )
-COUNT_Q = re.compile(r"多少|几|\bhow many\b", re.I)
+COUNT_Q = re.compile(
+    r"多少|几|\bhow (?:many|long|far|large|big|high|much)\b|\bwhat (?:was|is|were) the (?:number|total|amount)",
+    re.I,
+)
 AMOUNT_Q = re.compile(
     r"(?:总额|总量|总值|规模|金额|收入|产值|投资|支出)[^，,。?？]{0,6}?(?:多少|多大)|多少(?:亿|万|钱)|多少元|\bhow much\b",
     re.I,
@@ -214,6 +217,11 @@ def key_terms(form: str, drop: list[str], index: BM25Index) -> dict[str, float]:
     return terms
 
 
+def in_vocabulary(word: str, index: BM25Index) -> bool:
+    """Whether the corpus uses `word`: as one of its tokens, or as tokens it uses side by side (集装箱吞吐量)."""
+    return index.df(word) > 0 or (len(word) >= 3 and all(index.df(t) > 0 for t in tokenize(word)))
+
+
 PARSE_CHARS = 200  # bounded work: the key terms of a longer question come from its first 200 characters
 
 
@@ -233,10 +241,10 @@ def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Quer
     for name in named:  # a name the question quotes is a key term of its own, among the rarest
         terms.setdefault(match_form(name), round(max(top, index.idf(match_form(name))), 3))
     if english:
-        extra = chinese_terms(q, lambda w: index.df(match_form(w)) > 0, tuple(surfaces))
+        extra = chinese_terms(q, lambda w: in_vocabulary(match_form(w), index), tuple(surfaces))
         for word, confidence in extra.items():
             w = match_form(word)
-            terms.setdefault(w, round(0.5 * confidence * index.idf(w), 3))
+            terms.setdefault(w, round(confidence * index.idf(w), 3))
         form = form + " " + " ".join(extra)
     form = form + "".join(f" {t}" for t in terms if t not in form)  # abbreviations spelt out, for BM25
     parts = max(1, len(re.findall(r"多少|几[个家项人次]|\bhow (?:many|much)\b", q, re.I)))
