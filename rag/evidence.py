@@ -133,6 +133,8 @@ def _fits(query: Query, n) -> bool:
     t = query.answer_type
     if t == "percent":
         return n.is_percent
+    if query.unit == "个":  # the all-purpose measure word: a report may count in 座, 家, 项 … or with none
+        return not n.is_percent and not n.is_money
     if query.unit:
         return query.unit in (n.full_unit, n.unit) or (t == "count" and not n.unit)
     if t == "amount":

@@ -15,6 +15,7 @@ that retrieval, evidence scoring and answer composition all use.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -177,6 +178,8 @@ def _answer_type(q: str) -> tuple[str, str | None]:
         return "list", None
     if RANK_Q.search(q):
         return "rank", None
+    if len(re.findall(r"多少|几[个家项人次]?|\bhow (?:many|much|fast)\b", q, re.I)) >= 2:
+        return "number", None  # "是多少，增长了多少": an amount and a rate, any figure may answer a part
     if PERCENT_Q.search(q) and not unit:
         return "percent", "%"
     if unit:
@@ -214,7 +217,29 @@ def key_terms(form: str, drop: list[str], index: BM25Index) -> dict[str, float]:
         else:  # a word the corpus does not use: perhaps an abbreviation of one it does (棚改 → 棚户区改造)
             for word in index.expansions(token):
                 terms.setdefault(word, round(0.8 * index.idf(word), 3))
+    for term in list(terms):  # and the reverse: the corpus may write the abbreviation (棚户区改造 → 棚改)
+        for short in abbreviations(term, index):
+            terms.setdefault(short, round(0.8 * index.idf(short), 3))
     return terms
+
+
+def abbreviations(term: str, index: BM25Index) -> list[str]:
+    """Abbreviations of a term, made the way Chinese ones are, from the first characters of its words in order
+    (棚户区|改造 → 棚改, 固定|资产|投资 → 固投), that the corpus uses as words of their own."""
+    if not re.fullmatch(r"[\u4e00-\u9fff]{4,12}", term):
+        return []
+    words = [w for w in tokenize(term) if len(w) >= 2 and w in term]
+    words = sorted({w for w in words if not any(w != o and w in o for o in words)}, key=term.index)
+    if len(words) < 2:
+        return []
+    initials = [w[0] for w in words]
+    found = []
+    for size in range(2, min(4, len(initials)) + 1):
+        for combo in itertools.combinations(range(1, len(initials)), size - 1):
+            short = initials[0] + "".join(initials[i] for i in combo)
+            if short not in term and index.df(short) and short not in found:
+                found.append(short)
+    return found
 
 
 def in_vocabulary(word: str, index: BM25Index) -> bool:
