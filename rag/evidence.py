@@ -46,10 +46,12 @@ NO_SUBJECT = re.compile(
 )
 
 
-PLAN_STRONG = re.compile(r"目标|预期|力争|计划|规划")
-PLAN_WEAK = re.compile(r"将(?!近)|要(?![求素点])|确保|争取|拟|左右|以上|以内|控制在")
-RESULT_STRONG = re.compile(r"完成情况|同比|比上年|实现了|增长了|下降了|提高了|达到了|完成了")
-RESULT_WEAK = re.compile(r"完成|达到|累计|已经|已|建成|获得|荣获|位居|排名|取得|新增")
+# "目标" alone is no cue: "主要目标质效齐升" and "目标任务全面完成" report results; a target is set ("预期目标是",
+# "目标为", "力争") or planned ("计划", "将")
+PLAN_STRONG = re.compile(r"预期|目标(?:是|为|[:：])|力争|计划|规划")
+PLAN_WEAK = re.compile(r"目标|将(?!近)|要(?![求素点])|确保|争取|拟|左右|以上|以内|控制在")
+RESULT_STRONG = re.compile(r"完成情况|同比|比上年|实现了|增长了|下降了|提高了|达到了|完成了|全年实现|全年完成")
+RESULT_WEAK = re.compile(r"完成|达到|实现|累计|已经|已|建成|获得|荣获|位居|排名|取得|新增")
 
 
 def statement_kind(text: str) -> str | None:
