@@ -50,7 +50,9 @@ NO_SUBJECT = re.compile(
 # "目标为", "力争") or planned ("计划", "将")
 PLAN_STRONG = re.compile(r"预期|目标(?:是|为|[:：])|力争|计划|规划")
 PLAN_WEAK = re.compile(r"目标|将(?!近)|要(?![求素点])|确保|争取|拟|左右|以上|以内|控制在")
-RESULT_STRONG = re.compile(r"完成情况|同比|比上年|实现了|增长了|下降了|提高了|达到了|完成了|全年实现|全年完成")
+RESULT_STRONG = re.compile(
+    r"完成情况|同比|比上年|实现了|增长了|下降了|提高了|达到了|完成了|全年实现|全年完成"
+)
 RESULT_WEAK = re.compile(r"完成|达到|实现|累计|已经|已|建成|获得|荣获|位居|排名|取得|新增")
 
 
@@ -145,12 +147,15 @@ def _fits(query: Query, n) -> bool:
 
 
 def bound_coverage(query: Query, form: str) -> float:
-    """How much of the question's key terms stand in the same clause as a number of the asked kind (or in the
-    clause before, when the number's clause has no subject: "…地区生产总值287.9亿元，年均增长12.1%"). An
-    amount in 亿元 elsewhere in the sentence does not answer "地区生产总值多少亿元"."""
+    """How much of the question's key terms stand in the same clause as a number of the asked kind — or in the
+    clause before, when the number's clause has no subject ("…地区生产总值287.9亿元，年均增长12.1%"), or in
+    the clauses after it that share its object ("完成1.8万户、189万平方米棚改任务"). An amount in 亿元
+    elsewhere in the sentence does not answer "地区生产总值多少亿元"."""
     if not query.numeric:
         return coverage(form, query.terms)
-    clauses = CLAUSE.findall(THOUSANDS.sub("", form))
+    text = THOUSANDS.sub("", form)
+    spans = [(m.start(), m.end()) for m in CLAUSE.finditer(text)]
+    clauses = [text[a:b] for a, b in spans]
     best = 0.0
     for i, clause in enumerate(clauses):
         if not any(_fits(query, n) for n in numbers(clause)):
@@ -160,6 +165,10 @@ def bound_coverage(query: Query, form: str) -> float:
         while j > 0 and NO_SUBJECT.match(clauses[j]) and i - j < 2:
             j -= 1
             context = clauses[j] + " " + context
+        k = i
+        while k + 1 < len(clauses) and text[spans[k][1] : spans[k][1] + 1] == "、" and k - i < 3:
+            k += 1  # "1.8万户、189万平方米棚改任务": figures listed before what they count
+            context = context + " " + clauses[k]
         best = max(best, coverage(context, query.terms))
     return best
 

@@ -218,9 +218,12 @@ def key_terms(form: str, drop: list[str], index: BM25Index) -> dict[str, float]:
         else:  # a word the corpus does not use: perhaps an abbreviation of one it does (棚改 → 棚户区改造)
             for word in index.expansions(token):
                 terms.setdefault(word, round(0.8 * index.idf(word), 3))
-    for term in list(terms):  # and the reverse: the corpus may write the abbreviation (棚户区改造 → 棚改)
-        for short in abbreviations(term, index):
-            terms.setdefault(short, round(0.8 * index.idf(short), 3))
+    words = [t for t in tokenize(form) if t in terms or t in form and len(t) >= 2 and t not in QUESTION_WORDS]
+    phrases = list(terms) + ["".join(words[i : i + n]) for n in (2, 3) for i in range(len(words) - n + 1)]
+    for phrase in phrases:  # and the reverse: the corpus may write the abbreviation (棚户区改造 → 棚改)
+        if phrase in form or phrase in terms:
+            for short in abbreviations(phrase, index):
+                terms.setdefault(short, round(0.8 * index.idf(short), 3))
     return terms
 
 
