@@ -51,7 +51,9 @@ class Baselines:
             Document(text="\n".join(parts), metadata={"doc": doc}, id_=doc) for doc, parts in texts.items()
         ]
         nodes = SentenceSplitter().get_nodes_from_documents(documents)
-        return VectorStoreIndex(nodes, embed_model=llama_index_embedding(self.rag.embed_model), show_progress=True)
+        return VectorStoreIndex(
+            nodes, embed_model=llama_index_embedding(self.rag.embed_model), show_progress=True
+        )
 
     def _llama(self, question: str) -> tuple[Answer, list[tuple[str, str]]]:
         if self._naive is None:

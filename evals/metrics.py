@@ -245,7 +245,9 @@ def load_thresholds(path: Path) -> dict:
         raise EvalSetError(f"{path}: cannot read thresholds ({exc})") from exc
     for set_name, tables in thresholds.items():
         if not isinstance(tables, dict) or not set(tables) <= {"overall", "kind", "group"}:
-            raise EvalSetError(f"{path}: [{set_name}] must hold only overall, kind.<kind> and group.<group> tables")
+            raise EvalSetError(
+                f"{path}: [{set_name}] must hold only overall, kind.<kind> and group.<group> tables"
+            )
         scopes = [("overall", tables.get("overall", {}))] + list(tables.get("kind", {}).items())
         scopes += list(tables.get("group", {}).items())
         for scope, limits in scopes:

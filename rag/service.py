@@ -46,6 +46,7 @@ class RAG:
         self._write_lock = threading.Lock()
         self._embedder = None
         self._last_swap = 0.0
+        self._passages: dict = {}
         self._snapshot: Snapshot = self._build()
 
     @classmethod
@@ -89,11 +90,31 @@ class RAG:
 
     def _build(self) -> Snapshot:
         return build_snapshot(
-            self.corpus.chunks(), self.store, self._embed_query, self.settings.home / "tokens.json"
+            self.corpus.chunks(),
+            self.store,
+            self._embed_query,
+            self.settings.home / "tokens.json",
+            self._passage_vectors,
         )
 
     def _embed_query(self, text: str):
         return self.embed_model.get_query_embedding(text)
+
+    def _passage_vectors(self, texts: list[str]):
+        """Vectors of statements of passages outside the index (a peer's chunks): from the store where it has
+        them (the same sentences are often there), else embedded here and remembered."""
+        import numpy as np
+
+        from rag.index import text_key
+
+        vectors, found = self.store.get([text_key(t) for t in texts])
+        for i in np.flatnonzero(~found):
+            if texts[i] not in self._passages:
+                self._passages[texts[i]] = np.asarray(
+                    self.embed_model.get_text_embedding(texts[i]), dtype=np.float32
+                )
+            vectors[i] = self._passages[texts[i]]
+        return vectors
 
     def embed(self, progress: bool = False) -> None:
         """Compute missing statement vectors: here with every core (CLI), or in a worker process (server)."""

@@ -89,7 +89,11 @@ def chunk_tokens(chunks: list[Chunk], cache: Path | None) -> list[tuple[str, ...
 
 
 def build_snapshot(
-    chunks: list[Chunk], store: VectorStore | None, embed_query=None, token_cache: Path | None = None
+    chunks: list[Chunk],
+    store: VectorStore | None,
+    embed_query=None,
+    token_cache: Path | None = None,
+    embed_passages=None,
 ) -> Snapshot:
     """The snapshot of `chunks` with whatever vectors `store` holds now."""
     bm25 = BM25Index(chunk_tokens(chunks, token_cache))
@@ -111,5 +115,5 @@ def build_snapshot(
             flat += len(ts)
     else:
         rows = [[-1] * len(ts) for ts in texts]
-    retriever = Retriever(chunks, bm25, per_chunk, rows, dense, embed_query)
+    retriever = Retriever(chunks, bm25, per_chunk, rows, dense, embed_query, embed_passages)
     return Snapshot(chunks, retriever, CorpusProfile.from_chunks(chunks), embedded, len(keys))
