@@ -78,7 +78,7 @@ def test_run_eval_end_to_end_against_gold(tiny_set):
         assert scores.overall["latency_p95_ms"] >= scores.overall["latency_p50_ms"] > 0
     ours = {row.id: row for row in result.ours.items}
     # real figures against gold: the target and the result are answered with their gold strings and cited
-    assert ours["t-1"].score == 1.0 and "430亿元" in ours["t-1"].answer and ours["t-1"].rank == 1
+    assert ours["t-1"].score == 1.0 and "430亿元" in ours["t-1"].answer and ours["t-1"].rank <= 3
     assert ours["t-2"].score == 1.0 and "1255亿元" in ours["t-2"].answer and ours["t-2"].cited_support
     assert ours["t-3"].score > 0 and ours["t-3"].expected_where == ["000_jianghan.txt:8", "001_wuchang.txt:6"]
     assert ours["t-4"].refused and ours["t-4"].score == 1.0  # 2030 is in no report: refused
