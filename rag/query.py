@@ -251,7 +251,7 @@ def in_vocabulary(word: str, index: BM25Index) -> bool:
     return index.df(word) > 0 or (len(word) >= 3 and all(index.df(t) > 0 for t in tokenize(word)))
 
 
-PARSE_CHARS = 200  # bounded work: the key terms of a longer question come from its first 200 characters
+PARSE_CHARS = 120  # bounded work: the key terms of a longer question come from its first 120 characters
 
 
 def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Query:

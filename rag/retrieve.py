@@ -15,6 +15,7 @@ chunks then get W_EVIDENCE × the score of their best statement. Chunks whose ve
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import zip_longest
@@ -99,7 +100,10 @@ class Retriever:
         if self.embed_query is None or self.dense is None or not len(self.dense):
             return None
         # bounded work, whatever the question: its first QUERY_CHARS characters are embedded
-        return np.asarray(self.embed_query(query.question[:QUERY_CHARS]), dtype=np.float32)
+        text = re.sub(r"[\W_]{3,}", " ", query.question).strip()[:QUERY_CHARS]  # punctuation runs carry nothing
+        if not text:
+            return None
+        return np.asarray(self.embed_query(text), dtype=np.float32)
 
     def _dense_scores(self, qvec: np.ndarray | None) -> np.ndarray:
         """Best statement cosine per chunk (0 for chunks the dense search did not reach)."""
