@@ -27,7 +27,6 @@ from ingest.types import Chunk
 from rag.evidence import Candidate, load_model, score_candidates, statement_features
 from rag.lexical import BM25Index, tokenize
 from rag.query import Query
-from rag.scope import chunk_in_scope
 from rag.types import ScoredChunk
 
 W_LEXICAL = 0.5
@@ -83,11 +82,34 @@ class Retriever:
         self.dense = dense
         self.embed_query = embed_query
         self._position = {c.id: i for i, c in enumerate(chunks)}
+        # per-chunk arrays, so that a question's scope and priors cost no Python loop over the corpus
+        self._kinds = np.array([c.kind for c in chunks])
+        self._places = np.array([c.place or "" for c in chunks], dtype=object)
+        self._section_years = np.array([c.section_year or 0 for c in chunks])
+        self._periods = np.array([c.period or (0, 0) for c in chunks]).reshape(len(chunks), 2)
         self._owner = np.full(len(dense) if dense is not None else 0, -1, dtype=np.int64)
         for i, rows in enumerate(statement_rows):
             for r in rows:
                 if r >= 0:
                     self._owner[r] = i
+
+    def in_scope(self, query: Query) -> np.ndarray:
+        """`rag.scope.chunk_in_scope` for every chunk at once."""
+        n = len(self.chunks)
+        mask = np.ones(n, dtype=bool)
+        if query.places:
+            mask &= np.isin(self._places, [p.name for p in query.places])
+        if query.period:
+            start, end = query.period
+            mask &= ((self._periods[:, 0] == start) & (self._periods[:, 1] == end)) | (
+                self._section_years == end
+            )
+        elif query.years:
+            about = np.isin(self._section_years, list(query.years))
+            for y in query.years:
+                about |= (self._section_years == 0) & (self._periods[:, 0] <= y) & (y <= self._periods[:, 1])
+            mask &= about
+        return mask
 
     def following(self, chunk: Chunk) -> Chunk | None:
         """The next chunk of the same document, if any."""
@@ -100,7 +122,9 @@ class Retriever:
         if self.embed_query is None or self.dense is None or not len(self.dense):
             return None
         # bounded work, whatever the question: its first QUERY_CHARS characters are embedded
-        text = re.sub(r"[\W_]{3,}", " ", query.question).strip()[:QUERY_CHARS]  # punctuation runs carry nothing
+        text = re.sub(r"[\W_]{3,}", " ", query.question).strip()[
+            :QUERY_CHARS
+        ]  # punctuation runs carry nothing
         if not text:
             return None
         return np.asarray(self.embed_query(text), dtype=np.float32)
@@ -134,13 +158,9 @@ class Retriever:
         else:
             weight_dense = W_DENSE if qvec is not None else 0.0
             fused = W_LEXICAL * lexical + weight_dense * dense
-            fused += np.array(
-                [W_INTENT * (c.kind == query.intent) - W_OPENING * (c.kind == "opening") for c in self.chunks]
-            )
-            in_scope = np.array(
-                [chunk_in_scope(c, query.places, query.years, query.period) for c in self.chunks]
-            )
-        order = sorted(range(n), key=lambda i: (not in_scope[i], -fused[i]))
+            fused += W_INTENT * (self._kinds == query.intent) - W_OPENING * (self._kinds == "opening")
+            in_scope = self.in_scope(query)
+        order = np.lexsort((-fused, ~in_scope)).tolist()
         # the head whose statements are scored: for several places (years), the best chunks of each, in turn
         head = self._interleave([i for i in order if in_scope[i]], query)[:RERANK_DEPTH]
         evidence = self._evidence(query, qvec, head if mode == "hybrid" else order[:top_k], fused)
@@ -152,7 +172,8 @@ class Retriever:
                 fused[i] += W_EVIDENCE * best.get(i, 0.0)
             head.sort(key=lambda i: -fused[i])
             head = self._interleave(head, query)
-            order = head + [i for i in order if i not in set(head)]
+            in_head = set(head)
+            order = head + [i for i in order if i not in in_head]
         position = {i: r for r, i in enumerate(order)}
         for cand in evidence:  # ranks as finally ordered
             cand.rank = position[cand.rank]

@@ -76,8 +76,8 @@ def chunk_in_scope(
     chunk: Chunk, places: tuple[Place, ...], years: tuple[int, ...], period: tuple[int, int] | None
 ) -> bool:
     """Does the chunk belong to the places and years a question asks about: its section is about the year,
-    or its text names the year, or it is about a plan period that holds the year (asked about the period:
-    only chunks about that period)."""
+    or it is about a plan period that holds the year (asked about the period: only chunks about that period).
+    `rag.retrieve.Retriever.in_scope` computes the same for every chunk at once."""
     if places and chunk.place not in {p.name for p in places}:
         return False
     if period:

@@ -71,3 +71,16 @@ def test_enumeration_labels():
 def test_list_question_lists_the_items(seed_rag):
     answer = seed_rag.ask("青山区“四水共治”包括哪几个方面")
     assert answer.answerable and all(x in answer.answer for x in ("防洪水", "排涝水", "治污水"))
+
+
+def test_vectorised_scope_equals_the_reference(seed_rag, dev_items):
+    import numpy as np
+
+    from rag.query import parse_query
+    from rag.scope import chunk_in_scope
+
+    snap = seed_rag.snapshot
+    for item in dev_items:
+        q = parse_query(item["question"], snap.profile, snap.retriever.bm25)
+        reference = np.array([chunk_in_scope(c, q.places, q.years, q.period) for c in snap.chunks])
+        assert (snap.retriever.in_scope(q) == reference).all(), item["id"]
