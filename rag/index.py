@@ -205,9 +205,12 @@ class VectorStore:
                 problem = f"unreadable ({type(exc).__name__}: {exc})"
         if problem is not None:
             log.warning("dropping segment %s: %s; its texts will be embedded again", path, problem)
-            self._bad.add(path.name)
-            with contextlib.suppress(OSError):
+            try:  # renamed away, so that the same texts embedded again (same bytes, same name) are read
                 os.replace(path, path.with_name(path.name + ".corrupt"))
+            except FileNotFoundError:  # another process renamed it first
+                pass
+            except OSError:  # it stays: skip it from now on
+                self._bad.add(path.name)
             return None
         good = np.isfinite(vectors).all(axis=1)
         good[good] = np.abs(np.linalg.norm(vectors[good], axis=1) - 1) <= NORM_TOLERANCE

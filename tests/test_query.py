@@ -7,8 +7,9 @@ from ingest.places import gazetteer
 from ingest.text import split_statements
 from ingest.types import Chunk
 from rag.evidence import coverage, statement_features, statement_kind
+from rag.follow_up import follow_up
 from rag.lexical import BM25Index, tokenize
-from rag.query import follow_up, parse_query
+from rag.query import parse_query
 from rag.scope import CorpusProfile
 
 TEXTS = {

@@ -17,7 +17,7 @@ from pathlib import Path
 import gradio as gr
 
 from ingest.readers import SUPPORTED_SUFFIXES
-from rag.query import follow_up
+from rag.follow_up import follow_up
 from rag.types import Answer
 from ui.limits import public_message
 

@@ -14,7 +14,12 @@ def create_server(rag, settings: Settings):
     Gradio keeps uploads in its own folder (GRADIO_TEMP_DIR, here under RAG_HOME). `mount_gradio_app` never
     marks the Blocks as launched, and Gradio skips its check that a file named in a request was uploaded by
     a user unless they are: without `has_launched`, a forged `FileData` path makes Gradio copy any server file
-    into its cache. So the Blocks are marked launched here, and the upload handler checks paths itself too."""
+    into its cache. So the Blocks are marked launched here, and the upload handler checks paths itself too.
+
+    Every path no API route takes falls through to Gradio, which answers errors in shapes of its own
+    (`{"detail": …}`, validation lists, plain text) and a 404 for a wrong method on an API path: the app's
+    outermost middleware (`ui.limits.ErrorShape`, added by `create_app`) gives them the API's `{"error": …}`
+    shape and the 405."""
     os.environ["GRADIO_TEMP_DIR"] = str(settings.gradio_temp_dir)
     import gradio as gr
 
