@@ -103,6 +103,7 @@ class Query:
     terms: dict[str, float] = field(default_factory=dict)  # key term (match form) → weight
     named: tuple[str, ...] = ()  # names the question quotes: “六清”
     parts: int = 1  # how many things are asked ("…多少？…多少？" → 2)
+    unknown: tuple[str, ...] = ()  # content words the corpus never uses, nor a word they abbreviate (地铁站)
 
     @property
     def numeric(self) -> bool:
@@ -199,10 +200,16 @@ def _answer_type(q: str) -> tuple[str, str | None]:
     return "other", None
 
 
-def key_terms(form: str, drop: list[str], index: BM25Index) -> dict[str, float]:
-    """Content words of the question with their IDF weights; words the corpus never uses are left out."""
+def key_terms(
+    form: str, drop: list[str], index: BM25Index, unknown: list[str] | None = None
+) -> dict[str, float]:
+    """Content words of the question with their IDF weights; words the corpus never uses are left out of
+    them, and go to `unknown` when nothing in the corpus spells them (no word they abbreviate, no corpus
+    word inside them)."""
     dropped = {match_form(d) for d in drop}
     terms: dict[str, float] = {}
+    inside = [w for w in index.vocabulary_words(form) if len(w) >= 2]
+    nouns = _nouns(form) if unknown is not None else set()
     for token in dict.fromkeys(tokenize(form) + tuple(index.vocabulary_words(form))):
         if (
             token in QUESTION_WORDS
@@ -216,8 +223,12 @@ def key_terms(form: str, drop: list[str], index: BM25Index) -> dict[str, float]:
         if index.df(token):
             terms[token] = round(index.idf(token), 3)
         else:  # a word the corpus does not use: perhaps an abbreviation of one it does (棚改 → 棚户区改造)
-            for word in index.expansions(token):
+            spelt = index.expansions(token)
+            for word in spelt:
                 terms.setdefault(word, round(0.8 * index.idf(word), 3))
+            if not spelt and unknown is not None and token in nouns:
+                if not any(w in token or token in w for w in inside):
+                    unknown.append(token)
     words = [t for t in tokenize(form) if t in terms or t in form and len(t) >= 2 and t not in QUESTION_WORDS]
     phrases = list(terms) + ["".join(words[i : i + n]) for n in (2, 3) for i in range(len(words) - n + 1)]
     for phrase in phrases:  # and the reverse: the corpus may write the abbreviation (棚户区改造 → 棚改)
@@ -225,6 +236,19 @@ def key_terms(form: str, drop: list[str], index: BM25Index) -> dict[str, float]:
             for short in abbreviations(phrase, index):
                 terms.setdefault(short, round(0.8 * index.idf(short), 3))
     return terms
+
+
+def _nouns(form: str) -> set[str]:
+    """The words jieba tags as nouns in the question read as a whole: things asked about (地铁站), not verbs,
+    measures or colloquial words the corpus would never use either (最后, 那会儿, 三座, 啥意思)."""
+    import jieba.posseg
+
+    return {
+        w.word
+        for w in jieba.posseg.cut(form)
+        if w.flag in ("n", "nz", "vn") and re.fullmatch(r"[\u4e00-\u9fff]{2,}", w.word)
+        and not re.search(r"[啥咋哪几]", w.word)
+    }  # fmt: skip
 
 
 def abbreviations(term: str, index: BM25Index) -> list[str]:
@@ -264,7 +288,10 @@ def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Quer
     form = match_form(q)
     plan = five_year_plan(q)
     periods = [m.group(0) for m in (HALF.search(q), THREE_QUARTERS.search(q), FULL_YEAR.search(q)) if m]
-    terms = key_terms(form, surfaces + ([plan[0]] if plan else []) + periods, index)
+    unknown: list[str] = []
+    terms = key_terms(form, surfaces + ([plan[0]] if plan else []) + periods, index, unknown)
+    for word in unknown:  # asked about, said nowhere: every statement misses it (coverage falls)
+        terms.setdefault(word, round(index.idf(word), 3))
     named = tuple(QUOTED.findall(q))
     top = max(terms.values(), default=1.0)
     for name in named:  # a name the question quotes is a key term of its own, among the rarest
@@ -294,4 +321,5 @@ def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Quer
         terms=terms,
         named=named,
         parts=parts,
+        unknown=() if english else tuple(unknown),
     )

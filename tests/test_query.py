@@ -67,6 +67,19 @@ def test_relative_years_and_abbreviations(corpus):
     assert parse_query("武昌去年固投完成了多少", profile, bm25).years == (2020,)
 
 
+def test_things_the_corpus_never_names_stay_in_the_question(corpus):
+    """A noun the reports never use (地铁站) is not dropped from the key terms, so no statement covers the
+    question; colloquial words and question words the reports don't use either are not counted."""
+    chunks, profile, bm25 = corpus
+    q = parse_query("海拉尔区2015年新建了几座地铁站？", profile, bm25)
+    assert "地铁站" in q.unknown and "地铁站" in q.terms
+    stmt = split_statements(chunks[3].clean)[0]
+    assert coverage(stmt.text, q.terms) < 0.5
+    q = parse_query("武昌2020年那会儿最后完成了多少固定资产投资啊？", profile, bm25)
+    assert q.unknown == () and "固定资产投资" in q.terms
+    assert parse_query("What was Wuchang's subway ridership in 2020?", profile, bm25).unknown == ()
+
+
 @pytest.mark.parametrize(
     ("question", "answer_type", "unit"),
     [("武昌2021年地区生产总值增长目标是多少", "percent", "%"), ("江汉区2019年固定资产投资多少亿元", "amount", "亿元"),
