@@ -200,17 +200,15 @@ def _answer_type(q: str) -> tuple[str, str | None]:
     return "other", None
 
 
-def key_terms(
-    form: str, drop: list[str], index: BM25Index, unknown: list[str] | None = None
-) -> dict[str, float]:
+def key_terms(form: str, drop: list[str], index: BM25Index, unknown: list[str]) -> dict[str, float]:
     """Content words of the question with their IDF weights; words the corpus never uses are left out of
-    them, and go to `unknown` when nothing in the corpus spells them (no word they abbreviate, no corpus
-    word inside them)."""
+    them, and nouns among those go to `unknown` when nothing in the corpus spells them (no word they
+    abbreviate, no corpus word inside them)."""
     dropped = {match_form(d) for d in drop}
     terms: dict[str, float] = {}
-    inside = [w for w in index.vocabulary_words(form) if len(w) >= 2]
-    nouns = _nouns(form) if unknown is not None else set()
-    for token in dict.fromkeys(tokenize(form) + tuple(index.vocabulary_words(form))):
+    inside = index.vocabulary_words(form)
+    nouns: set[str] | None = None  # tagged only when needed: jieba.posseg takes ~0.35 s to load
+    for token in dict.fromkeys(tokenize(form) + tuple(inside)):
         if (
             token in QUESTION_WORDS
             or token in dropped
@@ -222,13 +220,16 @@ def key_terms(
             continue
         if index.df(token):
             terms[token] = round(index.idf(token), 3)
-        else:  # a word the corpus does not use: perhaps an abbreviation of one it does (棚改 → 棚户区改造)
-            spelt = index.expansions(token)
-            for word in spelt:
-                terms.setdefault(word, round(0.8 * index.idf(word), 3))
-            if not spelt and unknown is not None and token in nouns:
-                if not any(w in token or token in w for w in inside):
-                    unknown.append(token)
+            continue
+        spelt = index.expansions(
+            token
+        )  # perhaps an abbreviation of a word the corpus uses (棚改 → 棚户区改造)
+        for word in spelt:
+            terms.setdefault(word, round(0.8 * index.idf(word), 3))
+        said = any(w in token or token in w for w in inside if len(w) >= 2)  # 地铁 of 地铁站 would be
+        if not spelt and re.fullmatch(r"[\u4e00-\u9fff]+", token) and not said:
+            nouns = _nouns(form) if nouns is None else nouns
+            unknown.extend([token] if token in nouns else [])
     words = [t for t in tokenize(form) if t in terms or t in form and len(t) >= 2 and t not in QUESTION_WORDS]
     phrases = list(terms) + ["".join(words[i : i + n]) for n in (2, 3) for i in range(len(words) - n + 1)]
     for phrase in phrases:  # and the reverse: the corpus may write the abbreviation (棚户区改造 → 棚改)
