@@ -200,12 +200,13 @@ def _answer_type(q: str) -> tuple[str, str | None]:
     return "other", None
 
 
-def key_terms(form: str, drop: list[str], index: BM25Index, unknown: list[str]) -> dict[str, float]:
+def key_terms(form: str, drop: list[str], index: BM25Index) -> tuple[dict[str, float], list[str]]:
     """Content words of the question with their IDF weights; words the corpus never uses are left out of
-    them, and nouns among those go to `unknown` when nothing in the corpus spells them (no word they
-    abbreviate, no corpus word inside them)."""
+    them, and nouns among those are returned beside them when nothing in the corpus spells them (no word
+    they abbreviate, no corpus word inside or around them)."""
     dropped = {match_form(d) for d in drop}
     terms: dict[str, float] = {}
+    unknown: list[str] = []
     inside = index.vocabulary_words(form)
     nouns: set[str] | None = None  # tagged only when needed: jieba.posseg takes ~0.35 s to load
     for token in dict.fromkeys(tokenize(form) + tuple(inside)):
@@ -221,12 +222,11 @@ def key_terms(form: str, drop: list[str], index: BM25Index, unknown: list[str]) 
         if index.df(token):
             terms[token] = round(index.idf(token), 3)
             continue
-        spelt = index.expansions(
-            token
-        )  # perhaps an abbreviation of a word the corpus uses (棚改 → 棚户区改造)
+        # perhaps an abbreviation of a word the corpus uses (棚改 → 棚户区改造)
+        spelt = index.expansions(token)
         for word in spelt:
             terms.setdefault(word, round(0.8 * index.idf(word), 3))
-        said = any(w in token or token in w for w in inside if len(w) >= 2)  # 地铁 of 地铁站 would be
+        said = any(w in token or token in w for w in inside if len(w) >= 2)
         if not spelt and re.fullmatch(r"[\u4e00-\u9fff]+", token) and not said:
             nouns = _nouns(form) if nouns is None else nouns
             unknown.extend([token] if token in nouns else [])
@@ -236,7 +236,7 @@ def key_terms(form: str, drop: list[str], index: BM25Index, unknown: list[str]) 
         if phrase in form or phrase in terms:
             for short in abbreviations(phrase, index):
                 terms.setdefault(short, round(0.8 * index.idf(short), 3))
-    return terms
+    return terms, unknown
 
 
 def _nouns(form: str) -> set[str]:
@@ -289,8 +289,7 @@ def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Quer
     form = match_form(q)
     plan = five_year_plan(q)
     periods = [m.group(0) for m in (HALF.search(q), THREE_QUARTERS.search(q), FULL_YEAR.search(q)) if m]
-    unknown: list[str] = []
-    terms = key_terms(form, surfaces + ([plan[0]] if plan else []) + periods, index, unknown)
+    terms, unknown = key_terms(form, surfaces + ([plan[0]] if plan else []) + periods, index)
     for word in unknown:  # asked about, said nowhere: every statement misses it (coverage falls)
         terms.setdefault(word, round(index.idf(word), 3))
     named = tuple(QUOTED.findall(q))
@@ -322,5 +321,5 @@ def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Quer
         terms=terms,
         named=named,
         parts=parts,
-        unknown=() if english else tuple(unknown),
+        unknown=tuple(unknown),
     )
