@@ -264,10 +264,14 @@ def statement_features(
         # statement that strongly reports a result (or the reverse); a question for a part of the year and
         # a statement (section, report) that says nothing of it, or a whole-year question and a statement
         # about a part only; a number question whose indicator the statement names, but with a number of
-        # another kind ("地区生产总值增长8%" for "地区生产总值多少亿元").
+        # another kind ("地区生产总值增长8%" for "地区生产总值多少亿元"). Only when the question names that kind
+        # (a unit, a rate, 总额): "地区生产总值目标是多少" names only the indicator, and reports set such targets
+        # as growth rates, so there a rate is a weaker candidate, not an impossible one.
         "intent_veto": float(query.intent_strong and effective is not None and effective != query.intent),
         "period_veto": float((query.half is not None and not half_said) or (query.full_year and half_only)),
-        "type_veto": float(query.numeric and lex >= TYPE_VETO_LEX and bound < TYPE_VETO_BOUND),
+        "type_veto": float(
+            query.numeric and query.type_explicit and lex >= TYPE_VETO_LEX and bound < TYPE_VETO_BOUND
+        ),
         "year": float(bool(query.years) and about_year),
         "year_clash": float(bool(query.years) and not about_year and other_year),
         "half_missing": float(query.half is not None and not half_said),

@@ -70,6 +70,11 @@ AMOUNT_Q = re.compile(
     r"(?:总额|总量|总值|规模|金额|收入|产值|投资|支出)[^，,。?？]{0,6}?(?:多少|多大)|多少(?:亿|万|钱)|多少元|\bhow much\b",
     re.I,
 )
+# the kind of figure said in so many words (a total, a sum of money); "地区生产总值…多少" names only the indicator,
+# and reports set such targets as growth rates as often as amounts
+EXPLICIT_AMOUNT = re.compile(
+    r"(?:总额|总量|规模|金额)[^，,。?？]{0,6}?(?:多少|多大)|多少(?:亿|万|钱)|多少元|\bhow much\b", re.I
+)
 YESNO_Q = re.compile(r"是否|有没有|有无|吗[?？]?$|\bis there\b|\bdid .* set\b", re.I)
 UNIT_WORD = re.compile(r"(?:万亿|亿|万|千|百)?(?:" + "|".join(map(re.escape, UNITS)) + r")|万亿|亿|万")
 QUESTION_MARK = re.compile(
@@ -100,6 +105,7 @@ class Query:
     intent_strong: bool = False  # decided by a strong cue (目标, 计划 / 实际, 完成了, 去年 …)
     answer_type: str = "other"  # amount | percent | count | number | list | definition | rank | name | yesno
     unit: str | None = None  # a unit asked for: 多少亿元 → 亿元
+    type_explicit: bool = False  # the question says the kind of figure (a unit, a rate, 总额), not only the indicator
     terms: dict[str, float] = field(default_factory=dict)  # key term (match form) → weight
     named: tuple[str, ...] = ()  # names the question quotes: “六清”
     parts: int = 1  # how many things are asked ("…多少？…多少？" → 2)
@@ -318,6 +324,7 @@ def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Quer
         intent_strong=strong,
         answer_type=answer_type,
         unit=unit,
+        type_explicit=unit is not None or bool(EXPLICIT_AMOUNT.search(q)),
         terms=terms,
         named=named,
         parts=parts,

@@ -39,6 +39,18 @@ def test_scope_words_are_required(seed_rag):
     assert "9%" not in full.answer  # the report gives the first half only
 
 
+@pytest.mark.parametrize("question", ["江汉2019年地区生产总值目标是多少", "江汉区2019年GDP"])
+def test_a_target_set_as_a_growth_rate_answers_a_question_naming_only_the_indicator(seed_rag, question):
+    answer = seed_rag.ask(question)  # the report sets "地区生产总值增长8%左右", no amount
+    assert answer.answerable and "8%" in answer.answer
+    assert answer.citations[0].doc == "000_6ed33a1f63881161.txt"
+
+
+def test_a_question_asking_for_a_total_is_not_answered_with_a_rate(seed_rag):
+    answer = seed_rag.ask("江汉区2019年地区生产总值总量是多少亿元")
+    assert "8%" not in answer.answer
+
+
 def test_each_place_asked_gets_its_own_quote(seed_rag):
     answer = seed_rag.ask("2017年青山区和武昌区的招商引资总额分别是多少")
     assert {c.place for c in answer.citations} >= {"青山区", "武昌区"}
