@@ -105,7 +105,7 @@ class Query:
     intent_strong: bool = False  # decided by a strong cue (目标, 计划 / 实际, 完成了, 去年 …)
     answer_type: str = "other"  # amount | percent | count | number | list | definition | rank | name | yesno
     unit: str | None = None  # a unit asked for: 多少亿元 → 亿元
-    type_explicit: bool = False  # the question says the kind of figure (a unit, a rate, 总额), not only the indicator
+    type_explicit: bool = False  # says the kind of figure (a unit, a rate, 总额), not only the indicator
     terms: dict[str, float] = field(default_factory=dict)  # key term (match form) → weight
     named: tuple[str, ...] = ()  # names the question quotes: “六清”
     parts: int = 1  # how many things are asked ("…多少？…多少？" → 2)
