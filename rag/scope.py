@@ -73,17 +73,22 @@ class CorpusProfile:
 
 
 def chunk_in_scope(
-    chunk: Chunk, places: tuple[Place, ...], years: tuple[int, ...], period: tuple[int, int] | None
+    chunk: Chunk,
+    places: tuple[Place, ...],
+    years: tuple[int, ...],
+    period: tuple[int, int] | None,
+    report_years: tuple[int, ...] = (),
 ) -> bool:
     """Does the chunk belong to the places and years a question asks about: its section is about the year,
-    or it is about a plan period that holds the year (asked about the period: only chunks about that period).
+    or it is about a plan period that holds the year (asked about the period: only chunks about that period),
+    or it is in a report the question names by its year ("2018年报告里的…").
     `rag.retrieve.Retriever.in_scope` computes the same for every chunk at once."""
     if places and chunk.place not in {p.name for p in places}:
         return False
     if period:
         return chunk.period == period or (chunk.section_year is not None and chunk.section_year == period[1])
     if years:
-        if chunk.section_year in years:
+        if chunk.section_year in years or chunk.report_year in report_years:
             return True
         return (
             chunk.section_year is None

@@ -6,7 +6,7 @@ import pytest
 from ingest.places import gazetteer
 from ingest.text import split_statements
 from ingest.types import Chunk
-from rag.evidence import coverage, statement_features, statement_kind
+from rag.evidence import coverage, expands, statement_features, statement_kind
 from rag.follow_up import follow_up
 from rag.lexical import BM25Index, tokenize
 from rag.query import parse_query
@@ -90,6 +90,45 @@ def test_answer_types(corpus, question, answer_type, unit):
     _, profile, bm25 = corpus
     q = parse_query(question, profile, bm25)
     assert (q.answer_type, q.unit) == (answer_type, unit)
+
+
+def test_the_kind_of_figure_is_explicit_only_when_the_question_says_it(corpus):
+    _, profile, bm25 = corpus
+    assert not parse_query(
+        "江汉2019年地区生产总值目标是多少", profile, bm25
+    ).type_explicit  # the indicator only
+    for question in (
+        "江汉2019年地区生产总值目标是多少亿元",
+        "江汉区2019年GDP总量是多少",
+        "江汉2019年GDP增长多少",
+    ):
+        assert parse_query(question, profile, bm25).type_explicit, question
+
+
+@pytest.mark.parametrize(
+    ("question", "numbered"),
+    [("青山区“一轴两区三城”里的“三城”是哪些", (3, "城")), ("上海要建设的“五个中心”是什么", (5, "中心")),
+     ("“四水共治”指哪四水", (4, "水")), ("“十四五”规划有哪些目标", None), ("武昌有哪些重点项目", None)],
+)  # fmt: skip
+def test_a_numbered_name_says_how_many_things_a_list_has(corpus, question, numbered):
+    _, profile, bm25 = corpus
+    assert parse_query(question, profile, bm25).numbered == numbered
+
+
+def test_expansions_of_a_numbered_name():
+    assert expands((3, "城"), "以打造国际化的草原音乐名城、冰雪运动名城、生态旅游名城为目标")
+    assert expands(
+        (5, "中心"), "增强国际经济中心功能。提升国际金融中心能级。国际贸易中心、国际航运中心、科技创新中心"
+    )
+    assert not expands((3, "城"), "建设滨江红城、北湖绿城")
+    assert not expands((4, "水"), "全面推进“四水共治”")
+
+
+def test_a_year_that_names_a_report_scopes_the_whole_report(corpus):
+    _, profile, bm25 = corpus
+    q = parse_query("武昌2021年政府工作报告里说2020年完成了多少固定资产投资", profile, bm25)
+    assert q.report_years == (2021,) and set(q.years) == {2020, 2021}
+    assert parse_query("武昌2021年固定资产投资目标", profile, bm25).report_years == ()
 
 
 def test_plan_or_result_is_decided_per_statement():
