@@ -113,16 +113,18 @@ def _bigrams(text: str) -> frozenset[str]:
     return frozenset(text[i : i + 2] for i in range(len(text) - 1))
 
 
-def coverage(text: str, terms: dict[str, float]) -> float:
-    """Weighted share of key terms in `text` (match form): a term found whole counts 1, else half the share
-    of its character bigrams found (so "社会销售品零售总额" still mostly covers "社会消费品零售总额")."""
+def coverage(text: str, terms: dict[str, float], alts: dict[str, tuple[str, ...]] | None = None) -> float:
+    """Weighted share of key terms in `text` (match form): a term found whole, or another spelling of it
+    (`alts`: 棚户区改造 for 棚改), counts 1, else half the share of its character bigrams found (so
+    "社会销售品零售总额" still mostly covers "社会消费品零售总额")."""
     total = sum(terms.values())
     if not total:
         return 0.0
     grams = _bigrams(text)
     got = 0.0
+    alts = alts or {}
     for term, weight in terms.items():
-        if term in text:
+        if term in text or any(a in text for a in alts.get(term, ())):
             got += weight
         elif len(term) >= 2:
             wanted = _bigrams(term)
@@ -152,7 +154,7 @@ def bound_coverage(query: Query, form: str) -> float:
     the clauses after it that share its object ("完成1.8万户、189万平方米棚改任务"). An amount in 亿元
     elsewhere in the sentence does not answer "地区生产总值多少亿元"."""
     if not query.numeric:
-        return coverage(form, query.terms)
+        return coverage(form, query.terms, query.alts)
     text = THOUSANDS.sub("", form)
     spans = [(m.start(), m.end()) for m in CLAUSE.finditer(text)]
     clauses = [text[a:b] for a, b in spans]
@@ -169,7 +171,7 @@ def bound_coverage(query: Query, form: str) -> float:
         while k + 1 < len(clauses) and text[spans[k][1] : spans[k][1] + 1] == "、" and k - i < 3:
             k += 1  # "1.8万户、189万平方米棚改任务": figures listed before what they count
             context = context + " " + clauses[k]
-        best = max(best, coverage(context, query.terms))
+        best = max(best, coverage(context, query.terms, query.alts))
     return best
 
 
@@ -248,7 +250,7 @@ def statement_features(
     half_said = bool(HALF_WORDS.search(f"{stmt.clean} {chunk.section} {chunk.title}"))
     half_only = bool(HALF_WORDS.search(stmt.clean)) and "全年" not in stmt.clean
     context = match_form(f"{chunk.section} {chunk.clean}")
-    lex = coverage(form, query.terms)
+    lex = coverage(form, query.terms, query.alts)
     english = float(query.english)
     labelled = 0.0
     if query.answer_type in ("list", "definition"):  # judged on what would be quoted: the list it opens
@@ -268,7 +270,7 @@ def statement_features(
         bound = lex
     return {
         "lex": lex,
-        "lex_ctx": coverage(context, query.terms),
+        "lex_ctx": coverage(context, query.terms, query.alts),
         "bound": bound,
         "defines": defines(query, form) if query.answer_type in ("definition", "list") else 0.0,
         "sem": sem,

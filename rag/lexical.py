@@ -45,6 +45,12 @@ def _jieba():
     return jieba
 
 
+def general_word(word: str) -> bool:
+    """Whether jieba's dictionary of general Chinese holds `word` (资产, 投资): not a report's own coinage or
+    abbreviation (棚改, 固投)."""
+    return bool(_jieba().dt.FREQ.get(word))
+
+
 def coined_terms(texts: Iterable[str]) -> set[str]:
     """Names a corpus coins in quotes (“四水共治”, “一轴两区三城”): 2–16 characters, not a sentence."""
     return {m for t in texts for m in QUOTED.findall(t) if not re.search(r"[，,。；;：:]", m)}

@@ -24,7 +24,7 @@ from ingest.places import find_places, national
 from ingest.text import UNITS, match_form
 from ingest.types import Place
 from rag.english import chinese_terms, is_english
-from rag.lexical import QUOTED, BM25Index, tokenize
+from rag.lexical import QUOTED, BM25Index, general_word, tokenize
 from rag.scope import CorpusProfile
 
 PLAN_STRONG = re.compile(r"目标|计划|预期|规划|打算|\btargets?\b|\bgoals?\b|\bplan(?:ned|s)?\b|\baim", re.I)
@@ -88,6 +88,11 @@ QUESTION_MARK = re.compile(
 REPORT_YEAR = re.compile(
     r"((?:19|20)\d{2})\s*年(?:的|度)?(?:政府)?(?:工作)?报告|((?:19|20)\d{2})\s*年[^，,。？?\d]{0,8}?政府工作报告"
 )
+# a five-year plan's name names a period, not a target: "十三五规划期间年均增长" asks for a result
+PLAN_NAME = re.compile(
+    r"(?:十[一二三四五六七八九]五|“十五”|第[一二三四五六七八九十\d]+个五年)[”\"]?\s*(?:规划|计划)|\bfive[- ]year\s+plans?\b",
+    re.I,
+)
 RELATIVE_YEAR = {"今年": 0, "本年": 0, "明年": 1, "去年": -1, "上年": -1, "前年": -2}
 # Question words and scope words: they say what kind of answer is wanted, not what it is about.
 QUESTION_WORDS = set(
@@ -116,6 +121,9 @@ class Query:
     unit: str | None = None  # a unit asked for: 多少亿元 → 亿元
     type_explicit: bool = False  # says the kind of figure (a unit, a rate, 总额), not only the indicator
     terms: dict[str, float] = field(default_factory=dict)  # key term (match form) → weight
+    alts: dict[str, tuple[str, ...]] = field(
+        default_factory=dict
+    )  # term → other spellings (棚改: 棚户区改造)
     named: tuple[str, ...] = ()  # names the question quotes: “六清”
     numbered: tuple[int, str] | None = None  # "三城" → (3, "城"): a list of that many things ending in 城
     parts: int = 1  # how many things are asked ("…多少？…多少？" → 2)
@@ -216,13 +224,17 @@ def _answer_type(q: str) -> tuple[str, str | None]:
     return "other", None
 
 
-def key_terms(form: str, drop: list[str], index: BM25Index) -> tuple[dict[str, float], list[str]]:
+def key_terms(
+    form: str, drop: list[str], index: BM25Index
+) -> tuple[dict[str, float], list[str], dict[str, tuple[str, ...]]]:
     """Content words of the question with their IDF weights; words the corpus never uses are left out of
     them, and nouns among those are returned beside them when nothing in the corpus spells them (no word
-    they abbreviate, no corpus word inside or around them)."""
+    they abbreviate, no corpus word inside or around them); and the other spellings the corpus uses for a
+    term, any of which stands for it (棚改 / 棚户区改造)."""
     dropped = {match_form(d) for d in drop}
     terms: dict[str, float] = {}
     unknown: list[str] = []
+    alts: dict[str, list[str]] = {}
     inside = index.vocabulary_words(form)
     nouns: set[str] | None = None  # tagged only when needed: jieba.posseg takes ~0.35 s to load
     for token in dict.fromkeys(tokenize(form) + tuple(inside)):
@@ -235,13 +247,17 @@ def key_terms(form: str, drop: list[str], index: BM25Index) -> tuple[dict[str, f
             or len(token) < 2
         ):
             continue
+        spelt = [w for w in index.expansions(token) if token not in w]  # 棚改 → 棚户区改造
         if index.df(token):
             terms[token] = round(index.idf(token), 3)
+            if (
+                spelt and len(token) <= ABBREVIATION_CHARS and not general_word(token)
+            ):  # the corpus writes both
+                alts.setdefault(token, []).extend(spelt)
             continue
-        # perhaps an abbreviation of a word the corpus uses (棚改 → 棚户区改造)
-        spelt = index.expansions(token)
-        for word in spelt:
-            terms.setdefault(word, round(0.8 * index.idf(word), 3))
+        if spelt:  # an abbreviation of words the corpus uses: any of them stands for it
+            terms.setdefault(spelt[0], round(0.8 * index.idf(spelt[0]), 3))
+            alts.setdefault(spelt[0], []).extend(spelt[1:])
         said = any(w in token or token in w for w in inside if len(w) >= 2)
         if not spelt and re.fullmatch(r"[\u4e00-\u9fff]+", token) and not said:
             nouns = _nouns(form) if nouns is None else nouns
@@ -251,8 +267,9 @@ def key_terms(form: str, drop: list[str], index: BM25Index) -> tuple[dict[str, f
     for phrase in phrases:  # and the reverse: the corpus may write the abbreviation (棚户区改造 → 棚改)
         if phrase in form or phrase in terms:
             for short in abbreviations(phrase, index):
-                terms.setdefault(short, round(0.8 * index.idf(short), 3))
-    return terms, unknown
+                for word in [phrase] if phrase in terms else [w for w in terms if w in phrase]:
+                    alts.setdefault(word, []).append(short)
+    return terms, unknown, {t: tuple(dict.fromkeys(a)) for t, a in alts.items() if t in terms}
 
 
 def _nouns(form: str) -> set[str]:
@@ -292,6 +309,7 @@ def in_vocabulary(word: str, index: BM25Index) -> bool:
     return index.df(word) > 0 or (len(word) >= 3 and all(index.df(t) > 0 for t in tokenize(word)))
 
 
+ABBREVIATION_CHARS = 3  # a short word of the corpus, not of general Chinese, that it also spells out (棚改)
 PARSE_CHARS = 120  # bounded work: the key terms of a longer question come from its first 120 characters
 
 
@@ -313,11 +331,11 @@ def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Quer
     places, missing, surfaces = _places(q, profile)
     years, period = _years(q, places, profile)
     answer_type, unit = _answer_type(q)
-    intent, strong = _intent(q)
+    intent, strong = _intent(PLAN_NAME.sub(" ", q))
     form = match_form(q)
     plan = five_year_plan(q)
     periods = [m.group(0) for m in (HALF.search(q), THREE_QUARTERS.search(q), FULL_YEAR.search(q)) if m]
-    terms, unknown = key_terms(form, surfaces + ([plan[0]] if plan else []) + periods, index)
+    terms, unknown, alts = key_terms(form, surfaces + ([plan[0]] if plan else []) + periods, index)
     for word in unknown:  # asked about, said nowhere: every statement misses it (coverage falls)
         terms.setdefault(word, round(index.idf(word), 3))
     named = tuple(QUOTED.findall(q))
@@ -330,7 +348,8 @@ def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Quer
             w = match_form(word)
             terms.setdefault(w, round(confidence * index.idf(w), 3))
         form = form + " " + " ".join(extra)
-    form = form + "".join(f" {t}" for t in terms if t not in form)  # abbreviations spelt out, for BM25
+    spellings = list(terms) + [a for t in alts for a in alts[t]]
+    form = form + "".join(f" {t}" for t in spellings if t not in form)  # abbreviations spelt out, for BM25
     parts = max(1, len(re.findall(r"多少|几[个家项人次]|\bhow (?:many|much)\b", q, re.I)))
     return Query(
         question=q,
@@ -351,6 +370,7 @@ def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Quer
         unit=unit,
         type_explicit=unit is not None or bool(EXPLICIT_AMOUNT.search(q)),
         terms=terms,
+        alts=alts,
         named=named,
         numbered=_numbered(q, named) if answer_type in ("list", "definition") else None,
         parts=parts,

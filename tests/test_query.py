@@ -131,6 +131,23 @@ def test_a_year_that_names_a_report_scopes_the_whole_report(corpus):
     assert parse_query("武昌2021年固定资产投资目标", profile, bm25).report_years == ()
 
 
+def test_another_spelling_of_a_term_covers_it():
+    terms = {"棚改": 1.0, "户数": 1.0}
+    assert coverage("全年完成棚户区改造8008户数", terms, {"棚改": ("棚户区改造",)}) == 1.0
+    assert coverage("全年完成棚户区改造8008户数", terms) < 1.0
+
+
+def test_a_five_year_plan_named_is_a_period_not_a_target(corpus):
+    _, profile, bm25 = corpus
+    q = parse_query("武昌“十三五”规划期间地区生产总值年均增长多少", profile, bm25)
+    assert q.period == (2016, 2020) and not q.intent_strong
+    q = parse_query(
+        "What was Wuchang's average annual GDP growth during the 13th Five-Year Plan period?", profile, bm25
+    )
+    assert q.period == (2016, 2020) and q.intent != "plan"
+    assert parse_query("武昌“十四五”规划的地区生产总值目标", profile, bm25).intent == "plan"
+
+
 def test_plan_or_result_is_decided_per_statement():
     assert statement_kind("2019年主要预期目标:地区生产总值增长7.8%左右") == "plan"
     assert statement_kind("完成情况:上半年地区生产总值同比增长9%,排名中心城区第二") == "result"
