@@ -8,6 +8,7 @@
   way to questions and to report text, so either side may use either wording.
 - `NUMBER` / `numbers` / `number_grounded`: numbers as reports write them (`300亿元`, `7.8%左右`, `2万余家`,
   `916,564万元`, `第27名`).
+- `jieba_dictionary`: jieba with its general dictionary loaded (its own cache, read in one piece).
 - `split_statements`: a passage cut into statements (sentences; a long sentence into its ；-clauses, each
   keeping the subject the sentence opened with), with their exact spans in the original text.
 """
@@ -24,6 +25,33 @@ from pathlib import Path
 DATA = Path(__file__).with_name("data")
 
 WHITESPACE = re.compile(r"\s+")
+
+
+def jieba_dictionary():
+    """The `jieba` module, its process-wide tokenizer initialised. From jieba's own cache file when it has one,
+    read whole: jieba's `marshal.load` on the open file reads it in small pieces, ~0.7 s of a cold
+    `rag ask` against ~0.2 s this way. Anything unexpected falls back to jieba's own loading."""
+    import marshal
+    import os
+    import tempfile
+
+    import jieba
+
+    dt = jieba.dt
+    if not dt.initialized and dt.dictionary == jieba.DEFAULT_DICT:
+        cache = Path(dt.tmp_dir or tempfile.gettempdir()) / (dt.cache_file or "jieba.cache")
+        with dt.lock:
+            try:
+                if not dt.initialized and cache.is_file() and cache.stat().st_uid == os.getuid():
+                    freq, total = marshal.loads(cache.read_bytes())
+                    if isinstance(freq, dict) and freq and isinstance(total, int):
+                        dt.FREQ, dt.total, dt.initialized = freq, total, True
+            except (OSError, ValueError, EOFError, TypeError):
+                pass
+    jieba.initialize()  # nothing left to do when the cache was read
+    return jieba
+
+
 STRAY_MARKS = re.compile(r"[*★☆�\u200b\u200c\u200d\ufeff]")
 QUOTES = re.compile(r"[“”\"「」『』‘’]")
 

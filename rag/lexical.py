@@ -20,7 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ingest.text import NUMBER, canonical_terms, match_form
+from ingest.text import NUMBER, canonical_terms, jieba_dictionary, match_form
 
 # Function words, question words and punctuation: never key terms, never BM25 tokens.
 STOPWORDS = set(
@@ -39,9 +39,9 @@ def _jieba():
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
+    jieba_dictionary()
     for term in set(canonical_terms().values()):
         jieba.add_word(term, freq=200_000)
-    jieba.initialize()
     return jieba
 
 

@@ -179,3 +179,24 @@ def test_follow_ups(corpus):
     assert follow_up("What about Jianghan?", "What GDP target did Wuchang set for 2021?", profile) == (
         "What GDP target did Jianghan set for 2021?"
     )
+
+
+def test_jieba_dictionary_from_its_cache_is_jiebas_own(tmp_path):
+    """`ingest.text.jieba_dictionary` reads jieba's cache file whole; the dictionary is the one jieba loads."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, jieba; from ingest.text import jieba_dictionary\n"
+        "jieba.dt.tmp_dir = sys.argv[1]\n"
+        "j = jieba_dictionary() if sys.argv[2] == 'ours' else (jieba.initialize() or jieba)\n"
+        "print(j.dt.total, len(j.dt.FREQ), '/'.join(j.lcut('武昌区棚户区改造完成固定资产投资300亿元')))"
+    )
+
+    def run(how: str) -> str:
+        args = [sys.executable, "-c", probe, str(tmp_path), how]
+        return subprocess.run(args, capture_output=True, text=True, check=True).stdout
+
+    first = run("jieba")  # builds the cache in tmp_path
+    assert (tmp_path / "jieba.cache").is_file()
+    assert run("ours") == first == run("jieba")
