@@ -92,6 +92,13 @@ def _indicators() -> list[tuple[str, list[str]]]:
     return sorted(pairs, key=lambda pair: -len(pair[0]))
 
 
+def names_indicator(question: str) -> bool:
+    """Whether an English question names a statistical indicator (GDP, retail sales, …): "What was X's GDP"
+    asks for its figure."""
+    text = question.lower()
+    return any(re.search(rf"(?<![a-z]){re.escape(name)}(?![a-z])", text) for name, _ in _indicators())
+
+
 def is_english(question: str) -> bool:
     return bool(re.search(r"[A-Za-z]{3,}", question)) and not re.search(r"[\u4e00-\u9fff]", question)
 

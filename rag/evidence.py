@@ -32,6 +32,7 @@ FEATURES = [
     "lex", "lex_ctx", "bound", "defines", "sem", "sem_rel", "chunk", "rank", "type", "no_number", "unit",
     "intent_match", "intent_clash", "year", "year_clash", "half_missing", "half_extra", "aggregate", "opening",
     "enumeration", "english", "lex_en", "sem_en", "result_default", "labelled", "short", "expands",
+    "target_figure",
 ]  # fmt: skip
 HALF_WORDS = re.compile(r"上半年|1[-—至~]6月|一季度|前三季度|1[-—至~]\d月|二季度|三季度")
 AGGREGATE = re.compile(r"五年来|累计|年均|十[一二三四五六七八九]五(?:期间|时期)|以来")
@@ -313,6 +314,8 @@ def statement_features(
         "labelled": labelled,
         "short": float(len(stmt.clean) < SHORT_STATEMENT),
         "expands": listed,
+        # "旅游定了什么目标": a target asked without asking for a number is mostly a figure all the same
+        "target_figure": float(query.intent == "plan" and not query.numeric and bool(found)),
         "english": english,
         "lex_en": lex * english,
         "sem_en": 0.0,  # sem_rel × english, set with sem_rel

@@ -23,7 +23,7 @@ from ingest.metadata import five_year_plan, years_in
 from ingest.places import find_places, national
 from ingest.text import UNITS, match_form
 from ingest.types import Place
-from rag.english import chinese_terms, is_english
+from rag.english import chinese_terms, is_english, names_indicator
 from rag.lexical import QUOTED, BM25Index, general_word, tokenize
 from rag.scope import CorpusProfile
 
@@ -215,6 +215,8 @@ def _answer_type(q: str) -> tuple[str, str | None]:
         return "amount", None
     if COUNT_Q.search(q):
         return "number", None
+    if re.match(r"\s*what\s+(?:was|is|were|are|will)\b", q, re.I) and names_indicator(q):
+        return "number", None  # "What was Hailar's GDP in 2013?": an indicator's figure
     if NAME_Q.search(q):
         return "name", None
     if YESNO_Q.search(q):
