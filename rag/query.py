@@ -76,7 +76,9 @@ EXPLICIT_AMOUNT = re.compile(
     r"(?:总额|总量|规模|金额)[^，,。?？]{0,6}?(?:多少|多大)|多少(?:亿|万|钱)|多少元|\bhow much\b", re.I
 )
 # a numbered name ("三城", "五个中心", "一轴两区三城") or a count asked ("哪三座城"): how many, and of what
-NUMBERED_NAME = re.compile(r"([一二两三四五六七八九十]|\d{1,2})[个项条场座张所大家]?([\u4e00-\u9fff]{1,2})$")
+NUMBERED_PART = re.compile(
+    r"([一二两三四五六七八九十]|\d{1,2})[个项条场座张所大家]?((?:(?![一二两三四五六七八九十百千万])[\u4e00-\u9fff]){1,2})"
+)
 ASKED_COUNT = re.compile(r"哪([二两三四五六七八九十]|\d{1,2})[个项条场座张所大家]?([\u4e00-\u9fff]{1,2})")
 COUNT_WORDS = {c: i for i, c in enumerate("一二三四五六七八九十", start=1)} | {"两": 2}
 YESNO_Q = re.compile(r"是否|有没有|有无|吗[?？]?$|\bis there\b|\bdid .* set\b", re.I)
@@ -125,7 +127,9 @@ class Query:
         default_factory=dict
     )  # term → other spellings (棚改: 棚户区改造)
     named: tuple[str, ...] = ()  # names the question quotes: “六清”
-    numbered: tuple[int, str] | None = None  # "三城" → (3, "城"): a list of that many things ending in 城
+    numbered: tuple[
+        tuple[int, str], ...
+    ] = ()  # "三城" → ((3, "城"),): a list of that many things ending in 城
     parts: int = 1  # how many things are asked ("…多少？…多少？" → 2)
     unknown: tuple[str, ...] = ()  # content words the corpus never uses, nor a word they abbreviate (地铁站)
 
@@ -315,16 +319,33 @@ ABBREVIATION_CHARS = 3  # a short word of the corpus, not of general Chinese, th
 PARSE_CHARS = 120  # bounded work: the key terms of a longer question come from its first 120 characters
 
 
-def _numbered(q: str, named: tuple[str, ...]) -> tuple[int, str] | None:
-    """How many things of what kind a list question asks for: "“三城”指哪三座城" → (3, "城")."""
-    for m in [NUMBERED_NAME.search(n) for n in reversed(named)] + [ASKED_COUNT.search(q)]:
-        if m and not any(
-            c in COUNT_WORDS or c in "百千万" for c in m.group(2)
-        ):  # "十四五" is a plan, not a count
-            count = int(m.group(1)) if m.group(1).isdigit() else COUNT_WORDS[m.group(1)]
-            if count >= 2:
-                return count, m.group(2)
-    return None
+def _coined_names(q: str, profile: CorpusProfile) -> list[str]:
+    """Names the reports coin in quotes that the question writes without them ("三区两翼是指什么"), longest
+    first, none inside another."""
+    found: list[str] = []
+    for name in sorted((n for n in profile.names if n in q), key=len, reverse=True):
+        if not any(name in longer for longer in found):
+            found.append(name)
+    return found
+
+
+def _numbered(q: str, named: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
+    """How many things of what kind a list question asks for, one (count, head) per part of a numbered name:
+    "“三城”指哪三座城" → ((3, "城"),), "一轴两区三城" → ((1, "轴"), (2, "区"), (3, "城"))."""
+    for name in reversed(named):
+        parts = list(NUMBERED_PART.finditer(name))
+        if parts and "".join(m.group(0) for m in parts) == name:  # the whole name is numbered parts
+            counted = tuple((_count(m.group(1)), m.group(2)) for m in parts)
+            if sum(c for c, _ in counted) >= 2:
+                return counted
+    m = ASKED_COUNT.search(q)
+    if m and not any(c in COUNT_WORDS or c in "百千万" for c in m.group(2)):
+        return ((_count(m.group(1)), m.group(2)),)
+    return ()
+
+
+def _count(numeral: str) -> int:
+    return int(numeral) if numeral.isdigit() else COUNT_WORDS[numeral]
 
 
 def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Query:
@@ -340,7 +361,7 @@ def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Quer
     terms, unknown, alts = key_terms(form, surfaces + ([plan[0]] if plan else []) + periods, index)
     for word in unknown:  # asked about, said nowhere: every statement misses it (coverage falls)
         terms.setdefault(word, round(index.idf(word), 3))
-    named = tuple(QUOTED.findall(q))
+    named = tuple(dict.fromkeys(QUOTED.findall(q) + _coined_names(q, profile)))
     top = max(terms.values(), default=1.0)
     for name in named:  # a name the question quotes is a key term of its own, among the rarest
         terms.setdefault(match_form(name), round(max(top, index.idf(match_form(name))), 3))
@@ -374,7 +395,7 @@ def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Quer
         terms=terms,
         alts=alts,
         named=named,
-        numbered=_numbered(q, named) if answer_type in ("list", "definition") else None,
+        numbered=_numbered(q, named) if answer_type in ("list", "definition") else (),
         parts=parts,
         unknown=tuple(unknown),
     )

@@ -4,7 +4,8 @@
 reports (with their parent chains from the gazetteer) and, per place, the years its reports speak about (the
 report year, the year reviewed, the years of its sections and plan periods). Question understanding uses it
 to resolve place names ("青山" → the 青山区 the corpus holds) and to refuse a place or year it does not hold,
-naming what it does hold.
+naming what it does hold. It also keeps the names the reports coin in quotes, so that a question naming
+one without quotes ("三区两翼是什么") asks about that name as a whole.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from ingest.metadata import years_in
 from ingest.places import gazetteer
 from ingest.types import Chunk, Place
+from rag.lexical import coined_terms
 
 
 @dataclass
@@ -24,6 +26,7 @@ class CorpusProfile:
     report_years: dict[str, set[int]] = field(
         default_factory=lambda: defaultdict(set)
     )  # place → report years
+    names: frozenset[str] = frozenset()  # names the reports coin in quotes (“四水共治”, “一轴两区三城”)
 
     @classmethod
     def from_chunks(cls, chunks: list[Chunk]) -> CorpusProfile:
@@ -46,6 +49,7 @@ class CorpusProfile:
             if c.period:
                 covered.update(range(c.period[0], c.period[1] + 1))
             covered.update(years_in(c.clean))  # "修订后2023年地区生产总值…": the years it speaks of
+        profile.names = frozenset(n for n in coined_terms(c.clean for c in chunks) if len(n) >= 3)
         return profile
 
     def held(self, place: Place) -> bool:

@@ -71,6 +71,11 @@ def test_a_numbered_name_is_answered_with_what_it_counts(seed_rag):
     assert all(city in answer.answer for city in ("滨江红城", "北湖绿城", "白玉蓝城"))
 
 
+def test_a_name_the_reports_coin_is_asked_about_whole_without_quotes(seed_rag):
+    answer = seed_rag.ask("三区两翼是指什么")  # not “三区两通道”, which shares two of its characters
+    assert "三区两翼" in answer.answer and "三区两通道" not in answer.answer
+
+
 def test_every_citation_is_referenced_in_the_answer(seed_rag, dev_items):
     for item in dev_items[:30] + [{"id": "list", "question": "“四水共治”是哪四水"}]:
         answer = seed_rag.ask(item["question"])
