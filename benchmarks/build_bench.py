@@ -302,7 +302,7 @@ def child_ask_stages(question: str) -> dict:
     stages.wrap(rag.snapshot, "build_snapshot", "open: snapshot (all of it)")
     rag.service.build_snapshot = rag.snapshot.build_snapshot
     stages.wrap(rag.lexical, "_jieba", "snapshot: jieba dictionary + report terms")
-    stages.wrap(rag.snapshot, "chunk_tokens", "snapshot: BM25 token lists (cached by chunk)")
+    stages.wrap(rag.snapshot, "chunk_tokens", "snapshot: BM25 tokens and statement keys (cached by chunk)")
     stages.wrap(rag.snapshot, "BM25Index", "snapshot: BM25 index")
     stages.wrap(rag.snapshot, "DenseIndex", "snapshot: dense index (FAISS)")
     stages.wrap(rag.scope.CorpusProfile, "from_chunks", "snapshot: corpus profile (gazetteer)")

@@ -253,14 +253,12 @@ def key_terms(
             or len(token) < 2
         ):
             continue
-        spelt = [w for w in index.expansions(token) if token not in w]  # 棚改 → 棚户区改造
         if index.df(token):
             terms[token] = round(index.idf(token), 3)
-            if (
-                spelt and len(token) <= ABBREVIATION_CHARS and not general_word(token)
-            ):  # the corpus writes both
-                alts.setdefault(token, []).extend(spelt)
+            if len(token) <= ABBREVIATION_CHARS and not general_word(token):  # the corpus may write both
+                alts.setdefault(token, []).extend(w for w in index.expansions(token) if token not in w)
             continue
+        spelt = [w for w in index.expansions(token) if token not in w]  # 棚改 → 棚户区改造
         if spelt:  # an abbreviation of words the corpus uses: any of them stands for it
             terms.setdefault(spelt[0], round(0.8 * index.idf(spelt[0]), 3))
             alts.setdefault(spelt[0], []).extend(spelt[1:])

@@ -139,6 +139,8 @@ class RAG:
         from rag.embed_worker import embed_missing
         from rag.index import text_key
 
+        if self._snapshot.hybrid:  # every statement's vector is in the store (no statement cleaned again)
+            return
         texts = all_embed_texts(self._snapshot.chunks)
         if not self.store.missing([text_key(t) for t in texts]):
             return
