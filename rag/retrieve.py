@@ -17,7 +17,7 @@ chunks then get W_EVIDENCE × the score of their best statement. Chunks whose ve
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import zip_longest
 
@@ -67,7 +67,7 @@ class Retriever:
         self,
         chunks: list[Chunk],
         bm25: BM25Index,
-        statements: list[tuple[Statement, ...]],
+        statements: Sequence[tuple[Statement, ...]],
         statement_rows: list[list[int]],
         dense=None,
         embed_query=None,

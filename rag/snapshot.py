@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,6 +99,21 @@ def chunk_tokens(chunks: list[Chunk], cache: Path | None) -> tuple[list[tuple[st
     return out, keys
 
 
+class _Statements(Sequence[tuple[Statement, ...]]):
+    """The statements of each chunk, split on first use (`split_statements` caches them)."""
+
+    def __init__(self, chunks: list[Chunk]):
+        self._chunks = chunks
+
+    def __len__(self) -> int:
+        return len(self._chunks)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [statements(c) for c in self._chunks[i]]
+        return statements(self._chunks[i])
+
+
 def build_snapshot(
     chunks: list[Chunk],
     store: VectorStore | None,
@@ -108,7 +124,7 @@ def build_snapshot(
     """The snapshot of `chunks` with whatever vectors `store` holds now."""
     tokens, texts = chunk_tokens(chunks, token_cache)  # `texts`: the statements' vector keys, per chunk
     bm25 = BM25Index(tokens)
-    per_chunk = [statements(c) for c in chunks]
+    per_chunk = _Statements(chunks)  # split when a question's head reaches a chunk, not all at open
     keys = [k for ks in texts for k in ks]
     rows: list[list[int]] = []
     dense = None
