@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ingest.text import Statement, match_form, numbers
 from ingest.types import Chunk
-from rag.lists import LIST_SCAN_CHARS, enumeration_labels, run_on
+from rag.lists import LIST_SCAN_CHARS, enumeration_labels, expands, run_on
 from rag.query import Query
 
 MODELS = Path(__file__).with_name("models")
@@ -185,24 +185,6 @@ def defines(query: Query, form: str) -> float:
     names = list(query.named) + [t for t, w in query.terms.items() if w >= 0.8 * top]
     pattern = r".{0,4}?(?:[:：]|是指|即|指的是|包括|分别是|就是)"
     return float(any(re.search(re.escape(match_form(name)) + pattern, form) for name in names))
-
-
-def expands(numbered: tuple[tuple[int, str], ...], text: str) -> float:
-    """1 when the text enumerates what each part of a numbered name counts, each thing naming its head:
-    "草原音乐名城、冰雪运动名城、生态旅游名城" for “三城” (3, 城); for a head of two characters, as many
-    distinct words ending in it across sentences ("增强国际经济中心…。提升国际金融中心…" for “五个中心”);
-    for a part that counts one ("一轴"), its head."""
-    clauses = re.split(r"[，,。；;：:（）()\n]", text)
-
-    def listed(count: int, head: str) -> bool:
-        if count == 1:
-            return head in text
-        if any(sum(head in part for part in re.split(r"[、和及与]", c)) >= count for c in clauses):
-            return True
-        words = set(re.findall(r"[\u4e00-\u9fff]{2}" + re.escape(head), text))
-        return len(head) >= 2 and len(words) >= count
-
-    return float(bool(numbered) and all(listed(count, head) for count, head in numbered))
 
 
 def _type_match(query: Query, stmt_form: str, found: list) -> float:

@@ -25,8 +25,9 @@ import numpy as np
 
 from ingest.text import Statement, split_statements
 from ingest.types import Chunk
-from rag.evidence import Candidate, expands, load_model, score_candidates, statement_features
+from rag.evidence import Candidate, load_model, score_candidates, statement_features
 from rag.lexical import BM25Index, tokenize
+from rag.lists import expands
 from rag.query import Query
 from rag.types import ScoredChunk
 

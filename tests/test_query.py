@@ -6,9 +6,10 @@ import pytest
 from ingest.places import gazetteer
 from ingest.text import split_statements
 from ingest.types import Chunk
-from rag.evidence import coverage, expands, statement_features, statement_kind
+from rag.evidence import coverage, statement_features, statement_kind
 from rag.follow_up import follow_up
 from rag.lexical import BM25Index, tokenize
+from rag.lists import expands
 from rag.query import parse_query
 from rag.scope import CorpusProfile
 
