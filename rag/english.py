@@ -81,22 +81,24 @@ DATA = Path(__file__).with_name("data")
 
 
 @lru_cache(maxsize=1)
-def _indicators() -> list[tuple[str, list[str]]]:
-    """(English name, Chinese terms) from data/english_indicators.tsv, longest names first."""
+def _indicators() -> list[tuple[re.Pattern[str], list[str]]]:
+    """(English name as a whole-word pattern of lower-case text, Chinese terms) from
+    data/english_indicators.tsv, longest names first."""
     pairs: list[tuple[str, list[str]]] = []
     for line in (DATA / "english_indicators.tsv").read_text(encoding="utf-8").splitlines():
         if not line.strip() or line.startswith("#"):
             continue
         chinese, *names = [cell.strip() for cell in line.split("\t") if cell.strip()]
         pairs += [(name.lower(), chinese.split("/")) for name in names]
-    return sorted(pairs, key=lambda pair: -len(pair[0]))
+    pairs.sort(key=lambda pair: -len(pair[0]))
+    return [(re.compile(rf"(?<![a-z]){re.escape(name)}(?![a-z])"), chinese) for name, chinese in pairs]
 
 
 def names_indicator(question: str) -> bool:
     """Whether an English question names a statistical indicator (GDP, retail sales, …): "What was X's GDP"
     asks for its figure."""
     text = question.lower()
-    return any(re.search(rf"(?<![a-z]){re.escape(name)}(?![a-z])", text) for name, _ in _indicators())
+    return any(pattern.search(text) for pattern, _ in _indicators())
 
 
 def is_english(question: str) -> bool:
@@ -114,13 +116,15 @@ def chinese_terms(
     for name in skip:
         text = text.replace(name.lower(), " ")
     found: dict[str, float] = {}
-    for name, chinese in _indicators():  # the indicators' English names first: CC-CEDICT lacks most of them
-        pattern = rf"(?<![a-z]){re.escape(name)}(?![a-z])"
-        if re.search(pattern, text):
+    for (
+        pattern,
+        chinese,
+    ) in _indicators():  # the indicators' English names first: CC-CEDICT lacks most of them
+        if pattern.search(text):
             for zh in chinese:
                 if in_corpus(zh):
                     found.setdefault(zh, INDICATOR_CONFIDENCE)
-            text = re.sub(pattern, " ", text)
+            text = pattern.sub(" ", text)
     words = WORD.findall(text)
     used = [w in STOP for w in words]
     index = _reverse_dictionary()

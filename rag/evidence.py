@@ -248,11 +248,7 @@ def statement_features(
             bool(enumeration_labels(run_on(chunk, stmt, query.answer_type, LIST_SCAN_CHARS)[0])[0])
         )
     bound = bound_coverage(query, form)
-    listed = (
-        expands(query.numbered, form)
-        if query.numbered and query.answer_type in ("list", "definition")
-        else 0.0
-    )
+    listed = expands(query.numbered, form)  # 0 unless a list question names a numbered name
     # "没有提出全年经济增速具体目标": a statement that no figure was set answers a question for the figure
     no_target = bool(NO_TARGET.search(stmt.clean)) and query.numeric
     if no_target:

@@ -117,13 +117,11 @@ class Query:
     unit: str | None = None  # a unit asked for: 多少亿元 → 亿元
     type_explicit: bool = False  # says the kind of figure (a unit, a rate, 总额), not only the indicator
     terms: dict[str, float] = field(default_factory=dict)  # key term (match form) → weight
-    alts: dict[str, tuple[str, ...]] = field(
-        default_factory=dict
-    )  # term → other spellings (棚改: 棚户区改造)
+    # term → the corpus's other spellings of it (棚改: 棚户区改造)
+    alts: dict[str, tuple[str, ...]] = field(default_factory=dict)
     named: tuple[str, ...] = ()  # names the question quotes: “六清”
-    numbered: tuple[
-        tuple[int, str], ...
-    ] = ()  # "三城" → ((3, "城"),): a list of that many things ending in 城
+    # a list question's numbered name: "三城" → ((3, "城"),), a list of that many things ending in 城
+    numbered: tuple[tuple[int, str], ...] = ()
     parts: int = 1  # how many things are asked ("…多少？…多少？" → 2)
     unknown: tuple[str, ...] = ()  # content words the corpus never uses, nor a word they abbreviate (地铁站)
 
@@ -262,6 +260,7 @@ def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Quer
     places, missing, surfaces = _places(q, profile)
     years, period = _years(q, places, profile)
     answer_type, unit = _answer_type(q)
+    report_years = {int(a or b) for a, b in REPORT_YEAR.findall(q)}
     intent, strong = _intent(PLAN_NAME.sub(" ", q))
     form = match_form(q)
     plan = five_year_plan(q)
@@ -289,9 +288,7 @@ def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Quer
         places=places,
         missing_places=missing,
         years=years,
-        report_years=tuple(
-            y for y in years if y in {int(a or b) for a, b in REPORT_YEAR.findall(q)} and not period
-        ),
+        report_years=() if period else tuple(y for y in years if y in report_years),
         period=period,
         half="H1" if HALF.search(q) else "Q1-3" if THREE_QUARTERS.search(q) else None,
         full_year=bool(FULL_YEAR.search(q)),
