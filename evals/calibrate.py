@@ -12,7 +12,8 @@
 
 Judged honestly: `--cv` also reports the answer accuracy of the whole answerer with both models fitted
 on 4/5 of the items and asked the other 1/5 (5 folds), next to the in-sample figure. The figures are
-stored with the weights. Usage: `python -m evals.calibrate [--cv] evals/dev.jsonl evals/tuning.jsonl`.
+stored with the weights. Usage: `python -m evals.calibrate [--cv [--repeats=N]] evals/dev.jsonl evals/tuning.jsonl`
+(`--repeats=3`: three shuffles of the folds, averaged, to judge a change by more than a few items).
 """
 
 from __future__ import annotations
@@ -134,14 +135,29 @@ def accuracy(data, profiles, evidence_model: dict, refusal: dict) -> tuple[float
     return round(float(np.mean(every)), 3), {k: round(float(np.mean(v)), 3) for k, v in scores.items()}
 
 
-def cross_validate(data, profiles) -> dict:
-    """Both models fitted on 4/5 of the items, the answerer judged on the other 1/5, five times."""
+def cross_validate(data, profiles, repeats: int = 1) -> dict:
+    """Both models fitted on 4/5 of the items, the answerer judged on the other 1/5, five times; `repeats`
+    times over different shuffles, averaged (one split moves the figure by ±0.01: a few items near the
+    threshold)."""
+    results: list[tuple[EvalItem, float]] = []
+    for seed in range(repeats):
+        _cross_validate_once(data, profiles, seed, results)
+    by: dict[str, list[float]] = {}
+    for item, score in results:
+        for key in (f"corpus {item.corpus}", f"kind {item.kind}") + (
+            ("english",) if item.lang == "en" else ()
+        ):
+            by.setdefault(key, []).append(score)
+    return {"cv_answer_accuracy": round(float(np.mean([s for _, s in results])), 3), "cv_repeats": repeats,
+            **{k: round(float(np.mean(v)), 3) for k, v in sorted(by.items())}}  # fmt: skip
+
+
+def _cross_validate_once(data, profiles, seed: int, results: list) -> None:
     from sklearn.model_selection import KFold
 
     fold_of = np.zeros(len(data), dtype=int)
-    for k, (_, test) in enumerate(KFold(FOLDS, shuffle=True, random_state=0).split(np.arange(len(data)))):
+    for k, (_, test) in enumerate(KFold(FOLDS, shuffle=True, random_state=seed).split(np.arange(len(data)))):
         fold_of[test] = k
-    results: list[tuple[EvalItem, float]] = []
     for k in range(FOLDS):
         train = [d for d, f in zip(data, fold_of, strict=True) if f != k]
         test = [d for d, f in zip(data, fold_of, strict=True) if f == k]
@@ -155,14 +171,6 @@ def cross_validate(data, profiles) -> dict:
             if "--failures" in sys.argv and results[-1][1] < 1:
                 print(f"  CV-FAIL {item.id} [{item.kind}] {item.question} | want {item.must_include or 'refusal'} "
                       f"| got {answer.answer[:150]!r}", flush=True)  # fmt: skip
-    by: dict[str, list[float]] = {}
-    for item, score in results:
-        for key in (f"corpus {item.corpus}", f"kind {item.kind}") + (
-            ("english",) if item.lang == "en" else ()
-        ):
-            by.setdefault(key, []).append(score)
-    return {"cv_answer_accuracy": round(float(np.mean([s for _, s in results])), 3),
-            **{k: round(float(np.mean(v)), 3) for k, v in sorted(by.items())}}  # fmt: skip
 
 
 def _save(name: str, model: dict) -> None:
@@ -191,7 +199,8 @@ def main(argv: list[str]) -> None:
     in_sample, per_corpus = accuracy(data, profiles, evidence_model, refusal)
     report = {"items": len(items), "in_sample_answer_accuracy": in_sample, **per_corpus}
     if cv:
-        report.update(cross_validate(data, profiles))
+        repeats = next((int(a.split("=", 1)[1]) for a in argv if a.startswith("--repeats=")), 1)
+        report.update(cross_validate(data, profiles, repeats))
     _save("evidence", {**evidence_model, "cv": report})
     _save("refusal", refusal)
     print("refusal:", refusal["cv"], "threshold", refusal["threshold"], flush=True)
