@@ -118,12 +118,12 @@ def match_form(text: str) -> str:
 UNITS = sorted(
     """亿美元 万美元 美元 亿元 万元 元 个百分点 百分点 % ‰ 倍 人次 人 户 家 个 项 件 台 辆 套 所 座 栋 间 张 部 条
     名 位 次 场 批 期 届 处 床 亩 公顷 平方公里 平方千米 平方米 立方米 千米 公里 米 吨 千瓦时 千瓦 小时 天 岁 年 公斤 千克
-    斤 标准箱 标箱 艘 架 头 只 株 棵 册""".split(),
+    斤 微克 毫克 克 标准箱 标箱 艘 架 头 只 株 棵 册""".split(),
     key=len,
     reverse=True,
 )
 NUMBER = re.compile(
-    r"(?<!\d)(?<!\d\.)(?P<ordinal>第\s*)?(?P<value>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)(?![\d])"
+    r"(?<![\dA-Za-z])(?<!\d\.)(?P<ordinal>第\s*)?(?P<value>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)(?![\dA-Za-z])"
     r"\s*(?P<magnitude>万亿|亿|万|千)?(?P<approx>余|多)?\s*(?P<unit>" + "|".join(map(re.escape, UNITS)) + ")?"
 )
 YEAR = re.compile(r"(?<!\d)\d{4}\s*(?:[-–—~至到]\s*\d{4}\s*)?年")

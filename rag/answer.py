@@ -16,7 +16,14 @@ from __future__ import annotations
 import time
 
 from rag.evidence import VETOES, Candidate, load_model, logistic
-from rag.lists import LIST_SCAN_CHARS, RUN_ON_CHARS, continuation, enumeration_labels, run_on
+from rag.lists import (
+    LIST_SCAN_CHARS,
+    RUN_ON_CHARS,
+    continuation,
+    enumeration_labels,
+    numbered_paragraphs,
+    run_on,
+)
 from rag.query import Query
 from rag.retrieve import Retrieval
 from rag.scope import CorpusProfile
@@ -213,11 +220,18 @@ def compose(
         sorted(picked, key=lambda c: (c.chunk.place or "", c.chunk.section_year or 0)) if multi else picked
     ):
         quote, runs_on = run_on(c.chunk, c.statement, query.answer_type)
-        labels, end, span = [], 0, ""
+        labels, end, span, items = [], 0, "", []
         if query.answer_type in ("list", "definition"):  # an enumeration longer than a quote: its item labels
             span, _ = run_on(c.chunk, c.statement, query.answer_type, limit=LIST_SCAN_CHARS)
             labels, end = enumeration_labels(span)
-        if labels and end > len(quote):
+            # or an introduction whose items are numbered paragraphs of their own ("一是…" … "六是…")
+            items = [] if labels else numbered_paragraphs(c.chunk, c.statement, retrieval.following)
+        if items:
+            intro = c.statement.text.strip().rstrip("。；;，,:：")
+            text = f"{intro}[{_cite(citations, c.chunk, c.statement.text.strip())}]。包括:"
+            text += "、".join(f"{label}[{_cite(citations, chunk, cited)}]" for chunk, label, cited in items)
+            runs_on = False
+        elif labels and end > len(quote):
             cited = span[:end].rstrip()
             intro = c.statement.text.strip().rstrip("。；;，,:：")
             text = f"{intro}。包括:{'、'.join(labels)}[{_cite(citations, c.chunk, cited)}]"

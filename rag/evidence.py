@@ -27,12 +27,12 @@ MODELS = Path(__file__).with_name("models")
 SHORT_STATEMENT = 16  # characters: a heading or a fragment, which embeddings find similar to anything
 TYPE_VETO_LEX = 0.6  # the statement names most of what is asked …
 TYPE_VETO_BOUND = 0.3  # … but hardly any of it next to a number of the asked kind
-VETOES = ("intent_veto", "period_veto", "type_veto")
+VETOES = ("intent_veto", "period_veto", "type_veto", "plan_reviewed")
 FEATURES = [
     "lex", "lex_ctx", "bound", "defines", "sem", "sem_rel", "chunk", "rank", "type", "no_number", "unit",
     "intent_match", "intent_clash", "year", "year_clash", "half_missing", "half_extra", "aggregate", "opening",
     "enumeration", "english", "lex_en", "sem_en", "result_default", "labelled", "short", "expands",
-    "target_figure",
+    "target_figure", "plan_reviewed",
 ]  # fmt: skip
 HALF_WORDS = re.compile(r"上半年|1[-—至~]6月|一季度|前三季度|1[-—至~]\d月|二季度|三季度")
 AGGREGATE = re.compile(r"五年来|累计|年均|十[一二三四五六七八九]五(?:期间|时期)|以来")
@@ -268,6 +268,7 @@ def statement_features(
         "intent_match": float(query.intent is not None and kind == query.intent),
         "intent_clash": float(query.intent is not None and kind is not None and kind != query.intent),
         "result_default": float(query.intent is None and kind == "result"),
+        "plan_reviewed": float(query.reviewed and effective == "plan"),
         # Vetoes: the statement cannot be the answer, whatever else it has. A strong target question and a
         # statement that strongly reports a result (or the reverse); a question for a part of the year and
         # a statement (section, report) that says nothing of it, or a whole-year question and a statement

@@ -5,6 +5,7 @@ its paragraph, into the items that follow it, into the next chunk), and the labe
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from ingest.text import Statement, clean_text
 from ingest.types import Chunk
@@ -50,6 +51,9 @@ LABELS = [
     re.compile(
         r"(?:^|\n)\s*[(（][一二三四五六七八九十]+[)）]\s*([^。；;:：\n，,]{2,20})[。，,；;]"
     ),  # "(一)稳增长…，"
+    re.compile(
+        r"(?:^|[。；;\n：:])\s*[一二三四五六七八九十]是\s*([^。；;:：\n，,]{2,20})[。，,；;]"
+    ),  # "一是稳增长，"
 ]
 
 
@@ -99,3 +103,57 @@ def expands(numbered: tuple[tuple[int, str], ...], text: str) -> float:
         return len(head) >= 2 and len(words) >= count
 
     return float(bool(numbered) and all(listed(count, head) for count, head in numbered))
+
+
+NUMERALS = "一二三四五六七八九十"
+# the styles in which a report numbers the paragraphs that follow an introduction ("着重抓了以下工作。"):
+# "一是…", "(一)…", "1.…", "第一，…"; {n} is the numeral
+ORDINAL_STYLES = [r"{n}是", r"[(（]{n}[)）]", r"{d}[.、．]", r"第{n}[，,、]"]
+ITEMS_SCAN_CHARS = 30_000  # how far the numbered paragraphs of an introduction are followed
+ITEMS_MAX = 10
+ITEM_LABEL = re.compile(r"[^，,。；;：:\n]{2,30}")
+
+
+def _ordinal(style: str, n: int) -> re.Pattern[str]:
+    return re.compile(r"^\s*" + style.format(n=NUMERALS[n - 1], d=n) + r"\s*")
+
+
+def numbered_paragraphs(
+    chunk: Chunk, stmt: Statement, following: Callable[[Chunk], Chunk | None]
+) -> list[tuple[Chunk, str, str]]:
+    """The items an introduction announces when each is a paragraph of its own, numbered, running over the
+    chunks that follow ("…着重抓了以下工作。" then "一是聚力打好稳增长阵地战，…" … "六是…"): for each, its
+    chunk, its label (the paragraph's first clause) and the quote to cite (the label with its number, a
+    substring of the chunk's text). Body paragraphs between the numbered ones are passed over; the items end
+    at a number out of sequence or where the introduction's top section ends. Empty unless the statement
+    ends its paragraph and the next paragraph is item 1."""
+    if chunk.text[stmt.end :].split("\n", 1)[0].strip():
+        return []
+    top = chunk.section.split(" > ")[0]
+    items: list[tuple[Chunk, str, str]] = []
+    style: str | None = None
+    current: Chunk | None = chunk
+    offset, scanned = stmt.end, 0
+    while current is not None and scanned < ITEMS_SCAN_CHARS and len(items) < ITEMS_MAX:
+        if current is not chunk and current.section.split(" > ")[0] != top:
+            break
+        for paragraph in current.text[offset:].split("\n"):
+            if not paragraph.strip():
+                continue
+            n = len(items) + 1
+            if style is None:  # the first paragraph after the introduction must be item 1, in any style
+                style = next((st for st in ORDINAL_STYLES if _ordinal(st, 1).match(paragraph)), None)
+                if style is None:
+                    return []
+            m = _ordinal(style, n).match(paragraph) if n <= len(NUMERALS) else None
+            if m is None:
+                if re.match(r"^\s*" + style.format(n=f"[{NUMERALS}]+", d=r"\d+"), paragraph):
+                    return items if len(items) >= 2 else []  # a number out of sequence: another list
+                continue  # a body paragraph of the item before
+            label = ITEM_LABEL.match(paragraph[m.end() :])
+            if label is None:
+                return items
+            items.append((current, label.group(0).strip(), paragraph[: m.end() + label.end()].strip()))
+        scanned += len(current.text) - offset
+        current, offset = following(current), 0
+    return items if len(items) >= 2 else []

@@ -61,8 +61,10 @@ PERCENT_Q = re.compile(
     r"增速|增幅|增长|百分之|百分比|比重|占比|[率%]|涨|降幅|下降|\bgrowth\b|\brate\b|\bpercent|\bshare\b|\bgrow",
     re.I,
 )
+_CJK_UNITS = "|".join(u for u in UNITS if not u.isascii())
+# a unit asked for, with what it is per ("多少微克每立方米"): the unit says the kind, not what is asked about
 UNIT_Q = re.compile(
-    r"(?:多少|几)(?:个)?((?:万亿|亿|万|千)?(?:" + "|".join(u for u in UNITS if not u.isascii()) + "))"
+    r"(?:多少|几)(?:个)?((?:万亿|亿|万|千)?(?:" + _CJK_UNITS + "))(?:(?:每|/)(?:" + _CJK_UNITS + "))?"
 )
 COUNT_Q = re.compile(
     r"多少|几|\bhow (?:many|long|far|large|big|high|much)\b|\bwhat (?:was|is|were) the (?:number|total|amount)",
@@ -76,6 +78,11 @@ AMOUNT_Q = re.compile(
 # and reports set such targets as growth rates as often as amounts
 EXPLICIT_AMOUNT = re.compile(
     r"(?:总额|总量|规模|金额)[^，,。?？]{0,6}?(?:多少|多大)|多少(?:亿|万|钱)|多少元|\bhow much\b", re.I
+)
+# "by how much did X fall", "how much did X increase": a change, given as a rate as often as an amount
+CHANGE_EN = re.compile(
+    r"\bby how much\b|\bhow much\b.{0,60}?\b(?:fall|fell|drop|declin\w*|rise|rose|increas\w*|grow|grew)\b",
+    re.I,
 )
 # a numbered name ("三城", "五个中心", "一轴两区三城") or a count asked ("哪三座城"): how many, and of what
 NUMBERED_PART = re.compile(
@@ -124,6 +131,10 @@ class Query:
     numbered: tuple[tuple[int, str], ...] = ()
     parts: int = 1  # how many things are asked ("…多少？…多少？" → 2)
     unknown: tuple[str, ...] = ()  # content words the corpus never uses, nor a word they abbreviate (地铁站)
+    # set by retrieval: a section reviewing the asked year is in scope, so a question that says neither plan
+    # nor result ("2017年GDP是多少") asks what happened, not what was planned
+    reviewed: bool = False
+    plan_said: bool = False  # any word of a target or plan ("目标", "要", "力争"), even beside a result's
 
     @property
     def numeric(self) -> bool:
@@ -202,6 +213,8 @@ def _answer_type(q: str) -> tuple[str, str | None]:
         return "rank", None
     if len(re.findall(r"多少|几[个家项人次]?|\bhow (?:many|much|fast)\b", q, re.I)) >= 2:
         return "number", None  # "是多少，增长了多少": an amount and a rate, any figure may answer a part
+    if CHANGE_EN.search(q):
+        return "number", None
     if PERCENT_Q.search(q) and not unit:
         return "percent", "%"
     if unit:
@@ -261,11 +274,14 @@ def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Quer
     years, period = _years(q, places, profile)
     answer_type, unit = _answer_type(q)
     report_years = {int(a or b) for a, b in REPORT_YEAR.findall(q)}
-    intent, strong = _intent(PLAN_NAME.sub(" ", q))
+    unnamed = PLAN_NAME.sub(" ", q)
+    intent, strong = _intent(unnamed)
     form = match_form(q)
     plan = five_year_plan(q)
     periods = [m.group(0) for m in (HALF.search(q), THREE_QUARTERS.search(q), FULL_YEAR.search(q)) if m]
-    terms, unknown, alts = key_terms(form, surfaces + ([plan[0]] if plan else []) + periods, index)
+    asked_unit = [m.group(0) for m in UNIT_Q.finditer(q)]
+    drop = surfaces + ([plan[0]] if plan else []) + periods + asked_unit
+    terms, unknown, alts = key_terms(form, drop, index)
     for word in unknown:  # asked about, said nowhere: every statement misses it (coverage falls)
         terms.setdefault(word, round(index.idf(word), 3))
     named = tuple(dict.fromkeys(QUOTED.findall(q) + _coined_names(q, profile)))
@@ -294,9 +310,10 @@ def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Quer
         full_year=bool(FULL_YEAR.search(q)),
         intent=intent,
         intent_strong=strong,
+        plan_said=bool(PLAN_STRONG.search(unnamed) or PLAN_WEAK.search(unnamed)),
         answer_type=answer_type,
         unit=unit,
-        type_explicit=unit is not None or bool(EXPLICIT_AMOUNT.search(q)),
+        type_explicit=unit is not None or (bool(EXPLICIT_AMOUNT.search(q)) and not CHANGE_EN.search(q)),
         terms=terms,
         alts=alts,
         named=named,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import zip_longest
 
 import numpy as np
@@ -166,6 +166,9 @@ class Retriever:
             fused = W_LEXICAL * lexical + weight_dense * dense
             fused += W_INTENT * (self._kinds == query.intent) - W_OPENING * (self._kinds == "opening")
             in_scope = self.in_scope(query)
+            if query.years and query.numeric and query.intent is None and not query.plan_said:
+                reviewed = in_scope & (self._kinds == "result") & np.isin(self._section_years, query.years)
+                query = replace(query, reviewed=bool(reviewed.any()))
             if query.numbered:  # its expansion rarely repeats the name: "三城" is not in "草原音乐名城、…"
                 for i in np.flatnonzero(in_scope):
                     fused[i] += W_EXPANDS * expands(query.numbered, self.chunks[i].text)

@@ -207,3 +207,33 @@ def test_jieba_dictionary_from_its_cache_is_jiebas_own(tmp_path):
     first = run("jieba")  # builds the cache in tmp_path
     assert (tmp_path / "jieba.cache").is_file()
     assert run("ours") == first == run("jieba")
+
+
+def test_numbers_inside_latin_names_are_not_figures():
+    from ingest.text import numbers
+
+    assert [str(n.value) for n in numbers("PM10和PM2.5年均值同比分别下降5.7%、5.9%")] == ["5.7", "5.9"]
+    assert [n.unit for n in numbers("建成5G基站2.1万个")] == ["个"]
+
+
+def test_the_unit_asked_for_is_no_key_term(corpus):
+    """ "百分之多少", "多少微克每立方米" say the kind of figure wanted; a statement is not judged on them."""
+    _, profile, bm25 = corpus
+    q = parse_query("武昌2020年固定资产投资增长了百分之多少", profile, bm25)
+    assert q.answer_type == "percent" and not any("百分" in t for t in q.terms)
+    q = parse_query("武昌区2020年PM2.5年均浓度是多少微克每立方米", profile, bm25)
+    assert q.unit == "微克" and not any("米" in t for t in q.terms)
+
+
+def test_a_question_saying_neither_plan_nor_result_about_a_reviewed_year_wants_the_result(corpus):
+    chunks, profile, bm25 = corpus
+    from rag.retrieve import Retriever
+
+    statements = [split_statements(c.clean) for c in chunks]
+    retriever = Retriever(chunks, bm25, statements, [[-1] * len(s) for s in statements])
+    evidence = retriever.retrieve(parse_query("武昌2020年固定资产投资是多少", profile, bm25)).evidence
+    assert evidence[0].features["plan_reviewed"] == 0.0 and "270亿元" in evidence[0].statement.text
+    # a question naming a target is not affected, nor a year no report reviews
+    for question in ("武昌2020年固定资产投资目标是多少", "武昌2021年固定资产投资是多少"):
+        retrieval = retriever.retrieve(parse_query(question, profile, bm25))
+        assert not any(c.features["plan_reviewed"] for c in retrieval.evidence)

@@ -117,3 +117,41 @@ def test_vectorised_scope_equals_the_reference(seed_rag, dev_items):
             [chunk_in_scope(c, q.places, q.years, q.period, q.report_years) for c in snap.chunks]
         )
         assert (snap.retriever.in_scope(q) == reference).all(), item["id"]
+
+
+def _chunk(text: str, line: int, section: str = "一、2024年工作回顾"):
+    from ingest.types import Chunk
+
+    return Chunk(id=f"c{line}", doc="report.txt", title="政府工作报告", place="甲省", report_year=2025,
+                 section=section, section_year=2024, kind="result", start_line=line, end_line=line, text=text,
+                 clean=text)  # fmt: skip
+
+
+def test_an_introduction_lists_the_numbered_paragraphs_that_follow_it():
+    from ingest.text import split_statements
+    from rag.lists import numbered_paragraphs
+
+    intro = _chunk("一年来，以打好“三场战役”为牵引，着重抓了以下工作。", 1)
+    chunks = [
+        intro,
+        _chunk("一是聚力打好稳增长阵地战，经济运行持续向好。全年增长5.8%。", 2),
+        _chunk("消费市场回暖向好。开展促消费活动。", 3),  # a body paragraph of item 1, its own chunk
+        _chunk(
+            "二是聚力打好促改革攻坚战，发展活力加速释放。\n三是聚力打好防风险保卫战，平安建设扎实推进。", 4
+        ),
+        _chunk(
+            "一是聚焦扩大内需，着力提消费促投资", 5, "三、2025年重点工作"
+        ),  # another section: another list
+    ]
+    following = dict(zip(chunks, chunks[1:], strict=False))
+    stmt = split_statements(intro.text)[-1]
+    items = numbered_paragraphs(intro, stmt, following.get)
+    assert [label for _, label, _ in items] == [
+        "聚力打好稳增长阵地战",
+        "聚力打好促改革攻坚战",
+        "聚力打好防风险保卫战",
+    ]
+    assert all(quote in chunk.text for chunk, _, quote in items)  # each item is cited to its own chunk
+    assert [chunk.start_line for chunk, _, _ in items] == [2, 4, 4]
+    # an introduction followed by body text, not by item 1, lists nothing
+    assert numbered_paragraphs(intro, stmt, {intro: chunks[2]}.get) == []
