@@ -21,7 +21,7 @@ from rag.lists import (
     RUN_ON_CHARS,
     continuation,
     enumeration_labels,
-    numbered_paragraphs,
+    items_after,
     run_on,
 )
 from rag.query import Query
@@ -225,7 +225,7 @@ def compose(
             span, _ = run_on(c.chunk, c.statement, query.answer_type, limit=LIST_SCAN_CHARS)
             labels, end = enumeration_labels(span)
             # or an introduction whose items are numbered paragraphs of their own ("一是…" … "六是…")
-            items = [] if labels else numbered_paragraphs(c.chunk, c.statement, retrieval.following)
+            items = [] if labels else items_after(c.chunk, c.statement, retrieval.following, query.numbered)
         if items:
             intro = c.statement.text.strip().rstrip("。；;，,:：")
             text = f"{intro}[{_cite(citations, c.chunk, c.statement.text.strip())}]。包括:"

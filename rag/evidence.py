@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from ingest.text import Statement, match_form, numbers
 from ingest.types import Chunk
-from rag.lists import LIST_SCAN_CHARS, enumeration_labels, expands, run_on
+from rag.lists import LIST_SCAN_CHARS, enumeration_labels, expands, items_after, run_on
 from rag.query import Query
 
 MODELS = Path(__file__).with_name("models")
@@ -211,7 +212,14 @@ def _type_match(query: Query, stmt_form: str, found: list) -> float:
 
 
 def statement_features(
-    query: Query, chunk: Chunk, stmt: Statement, rank: int, chunk_score: float, sem: float, in_scope: bool
+    query: Query,
+    chunk: Chunk,
+    stmt: Statement,
+    rank: int,
+    chunk_score: float,
+    sem: float,
+    in_scope: bool,
+    following: Callable[[Chunk], Chunk | None] | None = None,  # the next chunk, where a list may go on
 ) -> dict[str, float]:
     form = match_form(stmt.with_subject)
     found = [n for n in numbers(stmt.text) if not n.is_year]
@@ -246,6 +254,7 @@ def statement_features(
         form = match_form(run_on(chunk, stmt, query.answer_type)[0])
         labelled = float(
             bool(enumeration_labels(run_on(chunk, stmt, query.answer_type, LIST_SCAN_CHARS)[0])[0])
+            or (following is not None and bool(items_after(chunk, stmt, following, query.numbered)))
         )
     bound = bound_coverage(query, form)
     listed = expands(query.numbered, form)  # 0 unless a list question names a numbered name

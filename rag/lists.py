@@ -157,3 +157,50 @@ def numbered_paragraphs(
         scanned += len(current.text) - offset
         current, offset = following(current), 0
     return items if len(items) >= 2 else []
+
+
+HEADING_CHARS = (
+    4,
+    18,
+)  # a run-in heading: a short sentence that opens what follows ("增强国际经济中心核心功能。")
+SENTENCE_END = re.compile(r"[^。！？!?\n]+[。！？!?]?")
+
+
+def run_in_headings(
+    chunk: Chunk, stmt: Statement, following: Callable[[Chunk], Chunk | None], count: int, head: str
+) -> list[tuple[Chunk, str, str]]:
+    """The items of a numbered name when each opens its part of a paragraph as a short sentence naming its
+    head ("加快推进“五个中心”建设。增强国际经济中心核心功能。健全…。提升国际金融中心服务能级。…" for (5, "中心")),
+    from the statement on, over the chunks that continue its paragraph: (chunk, label, quote) each. Empty
+    unless all `count` are found."""
+    items: list[tuple[Chunk, str, str]] = []
+    current: Chunk | None = chunk
+    offset, scanned = stmt.end, 0
+    while current is not None and scanned < LIST_SCAN_CHARS and len(items) < count:
+        if current is not chunk and current.section != chunk.section:
+            break
+        for m in SENTENCE_END.finditer(current.text, offset):
+            sentence = m.group(0).strip()
+            words = clean_text(sentence).rstrip("。！？!?")
+            if HEADING_CHARS[0] <= len(words) <= HEADING_CHARS[1] and head in words and "“" not in words:
+                if words not in {label for _, label, _ in items}:
+                    items.append((current, words, sentence))
+                    if len(items) == count:
+                        break
+        scanned += len(current.text) - offset
+        current, offset = following(current), 0
+    return items if len(items) == count else []
+
+
+def items_after(
+    chunk: Chunk,
+    stmt: Statement,
+    following: Callable[[Chunk], Chunk | None],
+    numbered: tuple[tuple[int, str], ...] = (),
+) -> list[tuple[Chunk, str, str]]:
+    """The items a statement introduces that are not a list inside its own quote: numbered paragraphs, or the
+    run-in headings of a numbered name the question asks about (`numbered`: ((5, "中心"),))."""
+    items = numbered_paragraphs(chunk, stmt, following)
+    if not items and len(numbered) == 1 and numbered[0][0] >= 2:
+        items = run_in_headings(chunk, stmt, following, *numbered[0])
+    return items

@@ -216,7 +216,9 @@ class Retriever:
                 sem = sem_of.get(
                     row, missing
                 )  # a statement whose vector is not computed yet: a typical value
-                features = statement_features(query, chunk, stmt, position, float(fused[i] / top), sem, True)
+                features = statement_features(
+                    query, chunk, stmt, position, float(fused[i] / top), sem, True, self.following
+                )
                 out.append(Candidate(i, chunk, stmt, features))
         return score_candidates(out)
 

@@ -155,3 +155,20 @@ def test_an_introduction_lists_the_numbered_paragraphs_that_follow_it():
     assert [chunk.start_line for chunk, _, _ in items] == [2, 4, 4]
     # an introduction followed by body text, not by item 1, lists nothing
     assert numbered_paragraphs(intro, stmt, {intro: chunks[2]}.get) == []
+
+
+def test_the_items_of_a_numbered_name_given_as_run_in_headings():
+    from ingest.text import split_statements
+    from rag.lists import run_in_headings
+
+    first = _chunk("加快推进“三个中心”建设。增强国际经济中心核心功能。健全体制机制，培育龙头企业。", 1)
+    second = _chunk("提升国际金融中心服务能级。完善金融服务体系。推动国际贸易中心提质升级。办好进博会。", 2)
+    stmt = split_statements(first.text)[0]
+    items = run_in_headings(first, stmt, {first: second}.get, 3, "中心")
+    assert [label for _, label, _ in items] == [
+        "增强国际经济中心核心功能",
+        "提升国际金融中心服务能级",
+        "推动国际贸易中心提质升级",
+    ]
+    assert [chunk.start_line for chunk, _, _ in items] == [1, 2, 2]
+    assert run_in_headings(first, stmt, {}.get, 3, "中心") == []  # all three, or none
