@@ -227,3 +227,28 @@ def test_dev_set_loads():
     items = load_items(Path(__file__).resolve().parent.parent / "evals" / "dev.jsonl")
     assert len(items) >= 60 and {i.kind for i in items} >= {"cross-doc", "unanswerable", "english"}
     assert all(len(i.docs) == len(i.lines) for i in items)
+
+
+@pytest.mark.parametrize("name", ["dev.jsonl", "tuning.jsonl", "holdout.jsonl"])
+def test_every_gold_evidence_is_verbatim_in_its_document_at_its_line(name):
+    """Each evidence string of an answerable item lies in one of its gold documents as the reader reads them,
+    and the item's line (per document) holds one of its evidence strings."""
+    from functools import cache
+
+    from evals.runner import CORPORA
+    from ingest.readers import read_lines
+
+    lines_of = cache(lambda corpus, doc: read_lines(CORPORA[corpus] / doc))
+    ids = set()
+    for item in load_items(Path(__file__).resolve().parent.parent / "evals" / name):
+        assert item.id not in ids
+        ids.add(item.id)
+        if not item.answerable:
+            assert not item.must_include, item.id
+            continue
+        texts = [normalize("".join(lines_of(item.corpus, doc))) for doc in item.docs]
+        for evidence in item.evidence:
+            assert any(normalize(evidence) in t for t in texts), (item.id, evidence)
+        for doc, line in zip(item.docs, item.lines, strict=True):
+            held = normalize(lines_of(item.corpus, doc)[line - 1])
+            assert any(normalize(e) in held for e in item.evidence), (item.id, doc, line)
