@@ -174,8 +174,14 @@ def _places(question: str, profile: CorpusProfile) -> tuple[tuple[Place, ...], t
     )
 
 
+# a year typed bare in a keyword query ("青山 2017 招商引资", "武昌2017招商"): four digits, not a figure with a unit
+BARE_YEAR = re.compile(
+    r"(?<![\d.])((?:19|20)\d{2})(?![\d.%％])(?!\s*(?:[万亿千百多余元倍次]|" + _CJK_UNITS + "))"
+)
+
+
 def _years(question: str, places: tuple[Place, ...], profile: CorpusProfile):
-    years = set(years_in(question))
+    years = set(years_in(question)) | {int(y) for y in BARE_YEAR.findall(question)}
     anchor = profile.latest_year(places)
     for word, offset in RELATIVE_YEAR.items():
         if word in question and anchor is not None:

@@ -237,3 +237,10 @@ def test_a_question_saying_neither_plan_nor_result_about_a_reviewed_year_wants_t
     for question in ("武昌2020年固定资产投资目标是多少", "武昌2021年固定资产投资是多少"):
         retrieval = retriever.retrieve(parse_query(question, profile, bm25))
         assert not any(c.features["plan_reviewed"] for c in retrieval.evidence)
+
+
+def test_a_bare_year_in_a_keyword_query_is_a_year(corpus):
+    _, profile, bm25 = corpus
+    assert parse_query("武昌 2020 固定资产投资", profile, bm25).years == (2020,)
+    assert parse_query("武昌2020固投", profile, bm25).years == (2020,)
+    assert parse_query("武昌完成2020亿元的项目是什么", profile, bm25).years == ()  # a figure, not a year
