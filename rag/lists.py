@@ -1,6 +1,8 @@
-"""Enumerations in the reports: a list or definition quote that runs on past its first statement (through
-its paragraph, into the items that follow it, into the next chunk), and the labels of an enumeration's items
-("防洪水", "排涝水", …) that a list answer names."""
+"""Enumerations in the reports and in questions: a list or definition quote that runs on past its first
+statement (through its paragraph, into the items that follow it, into the next chunk); the labels of an
+enumeration's items ("防洪水", "排涝水", …) that a list answer names, also when each item is a numbered
+paragraph of its own or a run-in heading; and how many things of what kind a question's numbered name counts
+(“三城” → 3 城)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,33 @@ INTRO_CHARS = 40  # a quote this short is a heading or an introduction: what it 
 ITEM_START = re.compile(
     r"^\s*(?:\d{1,2}[.、．]|[(（][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+是|[^，,。；;]{2,12}[:：])"
 )
+
+
+# a numbered name ("三城", "五个中心", "一轴两区三城") or a count asked ("哪三座城"): how many, and of what
+NUMBERED_PART = re.compile(
+    r"([一二两三四五六七八九十]|\d{1,2})[个项条场座张所大家]?((?:(?![一二两三四五六七八九十百千万])[\u4e00-\u9fff]){1,2})"
+)
+ASKED_COUNT = re.compile(r"哪([二两三四五六七八九十]|\d{1,2})[个项条场座张所大家]?([\u4e00-\u9fff]{1,2})")
+COUNT_WORDS = {c: i for i, c in enumerate("一二三四五六七八九十", start=1)} | {"两": 2}
+
+
+def numbered_parts(q: str, named: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
+    """How many things of what kind a list question asks for, one (count, head) per part of a numbered name:
+    "“三城”指哪三座城" → ((3, "城"),), "一轴两区三城" → ((1, "轴"), (2, "区"), (3, "城"))."""
+    for name in reversed(named):
+        parts = list(NUMBERED_PART.finditer(name))
+        if parts and "".join(m.group(0) for m in parts) == name:  # the whole name is numbered parts
+            counted = tuple((count_of(m.group(1)), m.group(2)) for m in parts)
+            if sum(c for c, _ in counted) >= 2:
+                return counted
+    m = ASKED_COUNT.search(q)
+    if m and not any(c in COUNT_WORDS or c in "百千万" for c in m.group(2)):
+        return ((count_of(m.group(1)), m.group(2)),)
+    return ()
+
+
+def count_of(numeral: str) -> int:
+    return int(numeral) if numeral.isdigit() else COUNT_WORDS[numeral]
 
 
 def run_on(chunk: Chunk, stmt: Statement, answer_type: str, limit: int = 0) -> tuple[str, bool]:

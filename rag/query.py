@@ -26,6 +26,7 @@ from ingest.text import UNITS, match_form
 from ingest.types import Place
 from rag.english import chinese_terms, is_english, names_indicator
 from rag.lexical import QUOTED, BM25Index
+from rag.lists import numbered_parts
 from rag.scope import CorpusProfile
 from rag.terms import in_vocabulary, key_terms
 
@@ -79,17 +80,15 @@ AMOUNT_Q = re.compile(
 EXPLICIT_AMOUNT = re.compile(
     r"(?:总额|总量|规模|金额)[^，,。?？]{0,6}?(?:多少|多大)|多少(?:亿|万|钱)|多少元|\bhow much\b", re.I
 )
+# how many people of some kind: counted in 人, 人次 or 名 whatever the noun
+PEOPLE_Q = re.compile(
+    r"(?:多少|几)(?:个|名|位)?万?(?:游客|旅客|人口|居民|学生|职工|农民|贫困人口|志愿者|人才|人员|就业)"
+)
 # "by how much did X fall", "how much did X increase": a change, given as a rate as often as an amount
 CHANGE_EN = re.compile(
     r"\bby how much\b|\bhow much\b.{0,60}?\b(?:fall|fell|drop|declin\w*|rise|rose|increas\w*|grow|grew)\b",
     re.I,
 )
-# a numbered name ("三城", "五个中心", "一轴两区三城") or a count asked ("哪三座城"): how many, and of what
-NUMBERED_PART = re.compile(
-    r"([一二两三四五六七八九十]|\d{1,2})[个项条场座张所大家]?((?:(?![一二两三四五六七八九十百千万])[\u4e00-\u9fff]){1,2})"
-)
-ASKED_COUNT = re.compile(r"哪([二两三四五六七八九十]|\d{1,2})[个项条场座张所大家]?([\u4e00-\u9fff]{1,2})")
-COUNT_WORDS = {c: i for i, c in enumerate("一二三四五六七八九十", start=1)} | {"两": 2}
 YESNO_Q = re.compile(r"是否|有没有|有无|吗[?？]?$|\bis there\b|\bdid .* set\b", re.I)
 QUESTION_MARK = re.compile(
     r"[?？吗呢么啥谁哪怎何]|什么|如何|是否|\b(?:what|which|who|how|why|when|where|is|are|does|did)\b", re.I
@@ -226,6 +225,8 @@ def _answer_type(q: str) -> tuple[str, str | None]:
     if unit:
         u = unit.group(1)
         return ("amount" if u.endswith("元") else "count"), u
+    if PEOPLE_Q.search(q):  # "来了多少游客": a count of people, in 人 (人次, 名)
+        return "count", "人"
     if AMOUNT_Q.search(q):
         return "amount", None
     if COUNT_Q.search(q):
@@ -252,25 +253,6 @@ def _coined_names(q: str, profile: CorpusProfile) -> list[str]:
         if not any(name in longer for longer in found):
             found.append(name)
     return found
-
-
-def _numbered(q: str, named: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
-    """How many things of what kind a list question asks for, one (count, head) per part of a numbered name:
-    "“三城”指哪三座城" → ((3, "城"),), "一轴两区三城" → ((1, "轴"), (2, "区"), (3, "城"))."""
-    for name in reversed(named):
-        parts = list(NUMBERED_PART.finditer(name))
-        if parts and "".join(m.group(0) for m in parts) == name:  # the whole name is numbered parts
-            counted = tuple((_count(m.group(1)), m.group(2)) for m in parts)
-            if sum(c for c, _ in counted) >= 2:
-                return counted
-    m = ASKED_COUNT.search(q)
-    if m and not any(c in COUNT_WORDS or c in "百千万" for c in m.group(2)):
-        return ((_count(m.group(1)), m.group(2)),)
-    return ()
-
-
-def _count(numeral: str) -> int:
-    return int(numeral) if numeral.isdigit() else COUNT_WORDS[numeral]
 
 
 def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Query:
@@ -323,7 +305,7 @@ def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Quer
         terms=terms,
         alts=alts,
         named=named,
-        numbered=_numbered(q, named) if answer_type in ("list", "definition") else (),
+        numbered=numbered_parts(q, named) if answer_type in ("list", "definition") else (),
         parts=parts,
         unknown=tuple(unknown),
     )

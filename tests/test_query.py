@@ -6,10 +6,11 @@ import pytest
 from ingest.places import gazetteer
 from ingest.text import split_statements
 from ingest.types import Chunk
-from rag.evidence import coverage, statement_features, statement_kind
+from rag.evidence import statement_features, statement_kind
 from rag.follow_up import follow_up
 from rag.lexical import BM25Index, tokenize
 from rag.lists import expands
+from rag.matching import coverage
 from rag.query import parse_query
 from rag.scope import CorpusProfile
 
@@ -244,3 +245,14 @@ def test_a_bare_year_in_a_keyword_query_is_a_year(corpus):
     assert parse_query("武昌 2020 固定资产投资", profile, bm25).years == (2020,)
     assert parse_query("武昌2020固投", profile, bm25).years == (2020,)
     assert parse_query("武昌完成2020亿元的项目是什么", profile, bm25).years == ()  # a figure, not a year
+
+
+def test_a_count_of_people_is_answered_in_any_unit_that_counts_people(corpus):
+    from ingest.text import numbers
+    from rag.matching import unit_fits
+
+    _, profile, bm25 = corpus
+    assert parse_query("海拉尔2015年来了多少游客", profile, bm25).unit == "人"
+    visitors, jobs = numbers("旅游接待人数达到607万人次")[0], numbers("新增就业5650人")[0]
+    assert unit_fits("人", visitors) and unit_fits("万人", visitors) and unit_fits("人", jobs)
+    assert not unit_fits("万人", jobs) and not unit_fits("吨", visitors)
