@@ -188,10 +188,11 @@ def number_grounded(number: str, texts: list[str]) -> bool:
     if not found:
         return False
     want = found[0]
-    return any(
+    return any(  # read with and without its years: "14.2025年" is item 14, then a year
         n.value == want.value and n.magnitude == want.magnitude and n.unit.startswith(want.unit)
         for text in texts
-        for n in numbers(text)
+        for form in (text, YEAR.sub(" ", unicodedata.normalize("NFKC", text)))
+        for n in numbers(form)
     )
 
 

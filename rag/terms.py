@@ -37,7 +37,10 @@ def key_terms(
     alts: dict[str, list[str]] = {}
     inside = index.vocabulary_words(form)
     nouns: set[str] | None = None  # tagged only when needed: jieba.posseg takes ~0.35 s to load
-    for token in dict.fromkeys(tokenize(form) + tuple(inside)):
+    tokens = tokenize(form)
+    for char in _single_nouns(form, tokens, index):  # "挖了多少煤": 煤 is what is asked about (煤炭产量)
+        terms[char] = round(index.idf(char), 3)
+    for token in dict.fromkeys(tokens + tuple(inside)):
         if (
             token in QUESTION_WORDS
             or token in dropped
@@ -68,6 +71,28 @@ def key_terms(
                 for word in [phrase] if phrase in terms else [w for w in terms if w in phrase]:
                     alts.setdefault(word, []).append(short)
     return terms, unknown, {t: tuple(dict.fromkeys(a)) for t, a in alts.items() if t in terms}
+
+
+FUNCTION_CHARS = set(
+    "的了吗呢啊呀吧么是有在和与及或年月日多少几个去今明能要会可把被给让等都也还就又很最该这那哪谁啥咋怎钱人事物"
+)
+
+
+def _single_nouns(form: str, tokens: tuple[str, ...], index: BM25Index) -> list[str]:
+    """Nouns of one character the question asks about in everyday words ("挖了多少煤", "种的菜", and the 煤 of
+    挖煤, a word the corpus never uses), when the corpus uses them, as a token or inside its words."""
+    singles = [t for t in tokens if re.fullmatch(r"[\u4e00-\u9fff]", t) and t not in FUNCTION_CHARS]
+    unknown = [t for t in tokens if re.fullmatch(r"[\u4e00-\u9fff]{2}", t) and not index.df(t)]
+    if not singles and not unknown:
+        return []
+    import jieba.posseg
+
+    def noun(char: str) -> bool:
+        return char not in FUNCTION_CHARS and any(w.flag == "n" for w in jieba.posseg.cut(char))
+
+    found = [w.word for w in jieba.posseg.cut(form) if w.word in singles and w.flag == "n"]
+    found += [c for word in unknown for c in word if noun(c)]
+    return [c for c in dict.fromkeys(found) if index.df(c)]
 
 
 def _nouns(form: str) -> set[str]:

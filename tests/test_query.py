@@ -256,3 +256,14 @@ def test_a_count_of_people_is_answered_in_any_unit_that_counts_people(corpus):
     visitors, jobs = numbers("旅游接待人数达到607万人次")[0], numbers("新增就业5650人")[0]
     assert unit_fits("人", visitors) and unit_fits("万人", visitors) and unit_fits("人", jobs)
     assert not unit_fits("万人", jobs) and not unit_fits("吨", visitors)
+
+
+def test_a_one_character_noun_in_everyday_words_is_a_key_term():
+    """ "挖了多少煤", "挖煤": the reports write 煤炭产量; 煤 is what is asked about, not a word to drop."""
+    chunks = [_chunk(("宁夏回族自治区", 2025, "2024年工作回顾", "result", 2024), "煤炭产量首次突破1亿吨。", 1),
+              _chunk(("宁夏回族自治区", 2025, "2024年工作回顾", "result", 2024), "煤电装机增长。粮食增产。", 2)]  # fmt: skip
+    bm25 = BM25Index([tokenize(c.clean) for c in chunks] + [["煤"], ["粮"]])
+    profile = CorpusProfile.from_chunks(chunks)
+    for question in ("宁夏2024年挖了多少煤？", "宁夏2024年挖煤挖了多少？"):
+        assert "煤" in parse_query(question, profile, bm25).terms, question
+    assert not any(len(t) == 1 for t in parse_query("宁夏2024年花了多少钱？", profile, bm25).terms)

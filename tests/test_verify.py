@@ -89,6 +89,7 @@ def test_claimed_numbers(text: str, expected: list[str]) -> None:
         ("300亿", ["300亿元"], True),  # a unit left off
         ("96", ["优良天数96天"], True),
         ("2万家", ["2万余家"], True),
+        ("14", ["13.“三大工程”建设。\n14.2025年10件民生实事"], True),  # item 14, then a year
         ("310亿元", ["完成固定资产投资300亿元"], False),
         ("30亿元", ["完成固定资产投资330亿元"], False),
         ("300万元", ["300亿元"], False),  # magnitude differs
