@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 
-from rag.evidence import VETOES, Candidate, load_model, logistic
+from rag.evidence import VETOES, Candidate, load_model, logistic, statement_kind
 from rag.lists import (
     LIST_SCAN_CHARS,
     RUN_ON_CHARS,
@@ -120,6 +120,12 @@ def _part(query: Query, c: Candidate):
     return None
 
 
+def _kind(c: Candidate) -> str | None:
+    """Whether a statement reports a result or sets a target: its own wording, else its section's kind."""
+    kind = statement_kind(c.statement.clean) or c.chunk.kind
+    return kind if kind in ("plan", "result") else None
+
+
 def _pick(query: Query, evidence: list[Candidate], threshold: float) -> list[Candidate]:
     """The best statement; for a question about several places or years, the best one of each part that
     passes half the threshold; a statement of another document claiming the same place and year (shown
@@ -134,6 +140,16 @@ def _pick(query: Query, evidence: list[Candidate], threshold: float) -> list[Can
             if part is not None and part not in covered and c.score >= threshold / 2:
                 picked.append(c)
                 covered.add(part)
+    if query.both_intents:  # "目标是多少，实际完成了多少": the best target and the best result
+        kinds = {_kind(best)}
+        for c in evidence[1:]:
+            if (
+                _kind(c) not in kinds
+                and c.score >= threshold / 2
+                and c.features["lex"] >= best.features["lex"] / 2
+            ):
+                picked.append(c)
+                kinds.add(_kind(c))
     rival = next(
         (c for c in evidence[1:]
          if c.chunk.doc != best.chunk.doc and c.chunk.place == best.chunk.place

@@ -133,6 +133,7 @@ class Query:
     # set by retrieval: a section reviewing the asked year is in scope, so a question that says neither plan
     # nor result ("2017年GDP是多少") asks what happened, not what was planned
     reviewed: bool = False
+    both_intents: bool = False  # asks the target and the result ("目标是多少，实际完成了多少")
     plan_said: bool = False  # any word of a target or plan ("目标", "要", "力争"), even beside a result's
 
     @property
@@ -298,6 +299,7 @@ def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Quer
         full_year=bool(FULL_YEAR.search(q)),
         intent=intent,
         intent_strong=strong,
+        both_intents=bool(PLAN_STRONG.search(unnamed) and RESULT_STRONG.search(unnamed)),
         plan_said=bool(PLAN_STRONG.search(unnamed) or PLAN_WEAK.search(unnamed)),
         answer_type=answer_type,
         unit=unit,

@@ -34,6 +34,10 @@ def _chunk(key, text, i) -> Chunk:
                  section_year=section_year, kind=kind, start_line=i, end_line=i, text=text, clean=text)  # fmt: skip
 
 
+def corpus_of(chunks):
+    return chunks, CorpusProfile.from_chunks(chunks), BM25Index([tokenize(c.clean) for c in chunks])
+
+
 @pytest.fixture(scope="module")
 def corpus():
     chunks = [_chunk(key, text, i) for i, (key, text) in enumerate(TEXTS.items(), start=1)]
@@ -267,3 +271,21 @@ def test_a_one_character_noun_in_everyday_words_is_a_key_term():
     for question in ("宁夏2024年挖了多少煤？", "宁夏2024年挖煤挖了多少？"):
         assert "煤" in parse_query(question, profile, bm25).terms, question
     assert not any(len(t) == 1 for t in parse_query("宁夏2024年花了多少钱？", profile, bm25).terms)
+
+
+def test_a_question_for_the_target_and_the_result_gets_both():
+    from rag.answer import _pick
+    from rag.evidence import Candidate
+
+    key_plan = ("湖北省 > 武汉市 > 武昌区", 2020, "2020年主要目标", "plan", 2020)
+    key_result = ("湖北省 > 武汉市 > 武昌区", 2021, "2020年工作回顾", "result", 2020)
+    plan = _chunk(key_plan, "预期目标是:完成固定资产投资280亿元。固定资产投资增长10%。", 1)
+    result = _chunk(key_result, "全年完成固定资产投资270亿元。", 2)
+    (amount, rate), (actual,) = split_statements(plan.clean), split_statements(result.clean)
+    evidence = [Candidate(0, plan, amount, {"lex": 1.0}, 0.99), Candidate(0, plan, rate, {"lex": 1.0}, 0.95),
+                Candidate(1, result, actual, {"lex": 1.0}, 0.5)]  # fmt: skip
+    chunks, profile, bm25 = corpus_of([plan, result])
+    query = parse_query("武昌2020年固定资产投资目标是多少，实际完成了多少？", profile, bm25)
+    assert query.both_intents and query.intent is None and query.parts == 2
+    picked = _pick(query, evidence, 0.15)
+    assert [c.chunk.kind for c in picked] == ["plan", "result"]  # not the second target statement
