@@ -135,7 +135,8 @@ def statement_features(
         and chunk.section_year not in query.years
         and not in_report
     )
-    half_said = bool(HALF_WORDS.search(f"{stmt.clean} {chunk.section} {chunk.title}"))
+    where = f"{stmt.clean} {chunk.section} {chunk.title}"
+    half_said = bool(HALF_WORDS.search(where)) if query.half in (None, "H1", "Q1-3") else query.half in where
     half_only = bool(HALF_WORDS.search(stmt.clean)) and "全年" not in stmt.clean
     context = match_form(f"{chunk.section} {chunk.clean}")
     lex = coverage(form, query.terms, query.alts)

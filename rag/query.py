@@ -45,6 +45,8 @@ RESULT_WEAK = re.compile(
 )
 HALF = re.compile(r"上半年|1[-—至~]6月|first half", re.I)
 THREE_QUARTERS = re.compile(r"前三季度|1[-—至~]9月", re.I)
+# another part of the year, asked by name: a figure for the whole year does not answer it
+PART_OF_YEAR = re.compile(r"春节|国庆|五一|黄金周|暑期|暑假|寒假|元旦|端午|中秋|[一二三四]季度")
 FULL_YEAR = re.compile(r"全年|full[- ]year|whole year", re.I)
 NUMERAL = "一二两三四五六七八九十百千"
 LIST_Q = re.compile(
@@ -115,7 +117,7 @@ class Query:
     years: tuple[int, ...] = ()
     report_years: tuple[int, ...] = ()  # those of `years` that name a report: all its sections are in scope
     period: tuple[int, int] | None = None  # a five-year plan span
-    half: str | None = None  # "H1" (上半年) | "Q1-3" (前三季度)
+    half: str | None = None  # "H1" (上半年) | "Q1-3" (前三季度) | another part named (春节, 一季度)
     full_year: bool = False
     intent: str | None = None  # plan | result | None
     intent_strong: bool = False  # decided by a strong cue (目标, 计划 / 实际, 完成了, 去年 …)
@@ -256,6 +258,15 @@ def _coined_names(q: str, profile: CorpusProfile) -> list[str]:
     return found
 
 
+def _part_of_year(q: str) -> str | None:
+    if HALF.search(q):
+        return "H1"
+    if THREE_QUARTERS.search(q):
+        return "Q1-3"
+    part = PART_OF_YEAR.search(q)
+    return part.group(0) if part else None
+
+
 def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Query:
     q = question.strip()[:PARSE_CHARS]
     english = is_english(q)
@@ -295,7 +306,7 @@ def parse_query(question: str, profile: CorpusProfile, index: BM25Index) -> Quer
         years=years,
         report_years=() if period else tuple(y for y in years if y in report_years),
         period=period,
-        half="H1" if HALF.search(q) else "Q1-3" if THREE_QUARTERS.search(q) else None,
+        half=_part_of_year(q),
         full_year=bool(FULL_YEAR.search(q)),
         intent=intent,
         intent_strong=strong,

@@ -289,3 +289,17 @@ def test_a_question_for_the_target_and_the_result_gets_both():
     assert query.both_intents and query.intent is None and query.parts == 2
     picked = _pick(query, evidence, 0.15)
     assert [c.chunk.kind for c in picked] == ["plan", "result"]  # not the second target statement
+
+
+def test_a_part_of_the_year_asked_by_name_is_not_answered_with_the_whole_year():
+    key = ("内蒙古自治区 > 呼伦贝尔市 > 海拉尔区", 2018, "2017年工作回顾", "result", 2017)
+    year = _chunk(key, "全年旅游接待人数达到760万人次。", 1)
+    festival = _chunk(key, "春节期间接待游客12万人次。", 2)
+    chunks, profile, bm25 = corpus_of([year, festival])
+    q = parse_query("海拉尔2017年春节期间接待了多少游客？", profile, bm25)
+    assert q.half == "春节"
+    vetoed = [
+        statement_features(q, c, split_statements(c.text)[0], 0, 1.0, 0.9, True)["period_veto"]
+        for c in chunks
+    ]
+    assert vetoed == [1.0, 0.0]
