@@ -37,7 +37,7 @@ eval: $(VENV)/.installed-test
 
 # refit the evidence and refusal models on the tuning items (never the holdout), with cross-validated figures
 calibrate: $(VENV)/.installed-test
-	$(PY) -m evals.calibrate --cv evals/dev.jsonl evals/tuning.jsonl
+	$(PY) -m evals.calibrate --cv --repeats=3 evals/dev.jsonl evals/tuning.jsonl
 
 bench: $(VENV)/.installed-test
 	$(PY) benchmarks/build_bench.py
