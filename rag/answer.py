@@ -22,6 +22,7 @@ from rag.lists import (
     continuation,
     enumeration_labels,
     items_after,
+    numbered_parts,
     run_on,
 )
 from rag.query import Query
@@ -102,10 +103,14 @@ def _closest(retrieval: Retrieval) -> str:
 def _prefer_definitions(query: Query, evidence: list[Candidate]) -> list[Candidate]:
     """For "X是什么/指什么": a statement that defines X ("六清:线索清仓、…") goes first, when it scores at
     least half the best; then the rest in score order."""
-    if query.answer_type != "definition":
+    if query.answer_type not in ("definition", "list"):
         return evidence
     bar = evidence[0].score / 2
-    first = [c for c in evidence if c.features.get("defines") and c.score >= bar]
+    # a statement that spells out what a numbered name counts ("草原音乐名城、冰雪运动名城、生态旅游名城" for
+    # “三城”) answers better than one that only names it
+    named = bool(numbered_parts("", query.named))  # a name the reports coin, not only "哪三个产业"
+    key = "expands" if named else "defines" if query.answer_type == "definition" else None
+    first = [c for c in evidence if key and c.features.get(key) and c.score >= bar]
     return first + [c for c in evidence if c not in first]
 
 

@@ -303,3 +303,19 @@ def test_a_part_of_the_year_asked_by_name_is_not_answered_with_the_whole_year():
         for c in chunks
     ]
     assert vetoed == [1.0, 0.0]
+
+
+def test_a_statement_that_spells_out_a_coined_numbered_name_is_quoted_before_one_that_names_it():
+    from rag.answer import _prefer_definitions
+    from rag.evidence import Candidate
+
+    key = ("内蒙古自治区 > 呼伦贝尔市 > 海拉尔区", 2018, "2017年工作回顾", "result", 2017)
+    names = _chunk(key, "有力地促进了国际化的“三城”建设。", 1)
+    spells = _chunk(key, "加快打造国际化的草原音乐名城、冰雪运动名城、生态旅游名城步伐。", 2)
+    evidence = [Candidate(0, names, split_statements(names.text)[0], {"expands": 0.0}, 0.99),
+                Candidate(1, spells, split_statements(spells.text)[0], {"expands": 1.0}, 0.9)]  # fmt: skip
+    chunks, profile, bm25 = corpus_of([names, spells])
+    q = parse_query("海拉尔2018年报告里的国际化“三城”是哪三城？", profile, bm25)
+    assert _prefer_definitions(q, evidence)[0].chunk is spells
+    q = parse_query("海拉尔2018年重点聚焦哪三个产业？", profile, bm25)  # a count asked, no name coined
+    assert _prefer_definitions(q, evidence)[0].chunk is names
