@@ -29,7 +29,7 @@ MODELS = Path(__file__).with_name("models")
 SHORT_STATEMENT = 16  # characters: a heading or a fragment, which embeddings find similar to anything
 TYPE_VETO_LEX = 0.6  # the statement names most of what is asked …
 TYPE_VETO_BOUND = 0.3  # … but hardly any of it next to a number of the asked kind
-VETOES = ("intent_veto", "period_veto", "type_veto", "plan_reviewed")
+VETOES = ("intent_veto", "period_veto", "type_veto", "plan_reviewed", "year_clash")
 FEATURES = [
     "lex", "lex_ctx", "bound", "defines", "sem", "sem_rel", "chunk", "rank", "type", "no_number", "unit",
     "intent_match", "intent_clash", "year", "year_clash", "half_missing", "half_extra", "aggregate", "opening",

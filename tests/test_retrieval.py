@@ -172,3 +172,10 @@ def test_the_items_of_a_numbered_name_given_as_run_in_headings():
     ]
     assert [chunk.start_line for chunk, _, _ in items] == [1, 2, 2]
     assert run_in_headings(first, stmt, {}.get, 3, "中心") == []  # all three, or none
+
+
+def test_a_year_inside_a_five_year_plan_is_not_answered_with_the_plan_total(seed_rag):
+    answer = seed_rag.ask(
+        "武昌2022年固定资产投资目标"
+    )  # the 2021 report gives 2021's and 2021–2025's, not 2022's
+    assert not answer.answerable and "1800亿元" not in answer.answer
