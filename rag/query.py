@@ -61,7 +61,7 @@ NAME_Q = re.compile(
     r"谁|哪位|哪个|哪家|哪一|什么(?:企业|项目|奖|名字|公司|单位|地方)|\bwho\b|\bwhich\b", re.I
 )
 PERCENT_Q = re.compile(
-    r"增速|增幅|增长|百分之|百分比|比重|占比|[率%]|涨|降幅|下降|\bgrowth\b|\brate\b|\bpercent|\bshare\b|\bgrow",
+    r"增速|增幅|增长|百分之|百分比|比重|比例|占比|[率%]|涨|降幅|下降|\bgrowth\b|\brate\b|\bpercent|\bshare\b|\bgrow",
     re.I,
 )
 _CJK_UNITS = "|".join(u for u in UNITS if not u.isascii())
@@ -147,10 +147,15 @@ class Query:
         return bool(self.places or self.years or self.period)
 
 
+YEAR_BEFORE_NAME = re.compile(r"(?:19|20)\d{2}\s*年(?:的)?")
+
+
 def _places(question: str, profile: CorpusProfile) -> tuple[tuple[Place, ...], tuple[str, ...], list[str]]:
     """(held places asked about, places named but not held, the surfaces to drop from key terms)."""
     held = tuple(profile.places.values())
     mentions = find_places(question, held)
+    if not mentions:  # "2016年海拉尔农村…": a short name right after a year, read as at the start of the text
+        mentions = find_places(YEAR_BEFORE_NAME.sub(lambda m: " " * len(m.group(0)), question), held)
     scope: list[Place] = []
     missing: list[str] = []
     named = [m.candidates[0] for m in mentions]

@@ -319,3 +319,10 @@ def test_a_statement_that_spells_out_a_coined_numbered_name_is_quoted_before_one
     assert _prefer_definitions(q, evidence)[0].chunk is spells
     q = parse_query("海拉尔2018年重点聚焦哪三个产业？", profile, bm25)  # a count asked, no name coined
     assert _prefer_definitions(q, evidence)[0].chunk is names
+
+
+def test_a_short_place_name_right_after_a_year_is_the_place(corpus):
+    _, profile, bm25 = corpus
+    q = parse_query("2015年海拉尔农村居民参加合作医疗的比例有多高？", profile, bm25)
+    assert [p.name for p in q.places] == ["海拉尔区"] and q.years == (2015,)
+    assert q.answer_type == "percent" and not any("拉尔" in t or t == "比例" for t in q.terms)
