@@ -91,7 +91,7 @@ def test_things_the_corpus_never_names_stay_in_the_question(corpus):
     [("武昌2021年地区生产总值增长目标是多少", "percent", "%"), ("江汉区2019年固定资产投资多少亿元", "amount", "亿元"),
      ("隔离点和康复驿站建了多少个", "count", "个"), ("“四水共治”包括哪几个方面", "list", None),
      ("双招双引是什么意思", "definition", None), ("武昌区在百强榜中排第几", "rank", None),
-     ("What was Wuchang's GDP in 2020?", "number", None), ("What is the Wuchang Model?", "definition", None)],
+     ("What was Wuchang's GDP in 2020?", "number", None), ("武昌城市低保标准涨到多少了", "number", None), ("What is the Wuchang Model?", "definition", None)],
 )  # fmt: skip
 def test_answer_types(corpus, question, answer_type, unit):
     _, profile, bm25 = corpus
