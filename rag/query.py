@@ -134,8 +134,8 @@ class Query:
     numbered: tuple[tuple[int, str], ...] = ()
     parts: int = 1  # how many things are asked ("…多少？…多少？" → 2)
     unknown: tuple[str, ...] = ()  # content words the corpus never uses, nor a word they abbreviate (地铁站)
-    # set by retrieval: a section reviewing the asked year is in scope, so a question that says neither plan
-    # nor result ("2017年GDP是多少") asks what happened, not what was planned
+    # set by retrieval: a section reviewing the asked year is in scope, so a question that names no plan or
+    # target ("2017年GDP是多少", "What was X's GDP in 2013?") asks what happened, not what was planned
     reviewed: bool = False
     both_intents: bool = False  # asks the target and the result ("目标是多少，实际完成了多少")
     plan_said: bool = False  # any word of a target or plan ("目标", "要", "力争"), even beside a result's

@@ -166,7 +166,7 @@ class Retriever:
             fused = W_LEXICAL * lexical + weight_dense * dense
             fused += W_INTENT * (self._kinds == query.intent) - W_OPENING * (self._kinds == "opening")
             in_scope = self.in_scope(query)
-            if query.years and query.numeric and query.intent is None and not query.plan_said:
+            if query.years and query.numeric and query.intent != "plan" and not query.plan_said:
                 reviewed = in_scope & (self._kinds == "result") & np.isin(self._section_years, query.years)
                 query = replace(query, reviewed=bool(reviewed.any()))
             if query.numbered:  # its expansion rarely repeats the name: "三城" is not in "草原音乐名城、…"

@@ -238,6 +238,11 @@ def test_a_question_saying_neither_plan_nor_result_about_a_reviewed_year_wants_t
     retriever = Retriever(chunks, bm25, statements, [[-1] * len(s) for s in statements])
     evidence = retriever.retrieve(parse_query("武昌2020年固定资产投资是多少", profile, bm25)).evidence
     assert evidence[0].features["plan_reviewed"] == 0.0 and "270亿元" in evidence[0].statement.text
+    # nor one that leans to the result without naming a plan ("What was …'s GDP in 2020")
+    english = retriever.retrieve(
+        parse_query("What was Wuchang's fixed-asset investment in 2020?", profile, bm25)
+    )
+    assert english.query.reviewed
     # a question naming a target is not affected, nor a year no report reviews
     for question in ("武昌2020年固定资产投资目标是多少", "武昌2021年固定资产投资是多少"):
         retrieval = retriever.retrieve(parse_query(question, profile, bm25))
