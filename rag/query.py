@@ -60,8 +60,7 @@ RANK_Q = re.compile(r"第几|排名|排第|排在|位次|名次|\brank", re.I)
 NAME_Q = re.compile(
     r"谁|哪位|哪个|哪家|哪一|什么(?:企业|项目|奖|名字|公司|单位|地方)|\bwho\b|\bwhich\b", re.I
 )
-# (a rise "to" a level asks for the level: "低保标准涨到多少", "增长到多少")
-PERCENT_Q = re.compile(
+PERCENT_Q = re.compile(  # not a rise "to" a level, which asks for the level: "低保标准涨到多少", "增长到多少"
     r"增速|增幅|增长(?![到至])|百分之|百分比|比重|比例|占比|[率%]|涨(?![到至])|降幅|下降(?![到至])|\bgrowth\b|\brate\b"
     r"|\bpercent|\bshare\b|\bgrow",
     re.I,
