@@ -116,10 +116,8 @@ def chinese_terms(
     for name in skip:
         text = text.replace(name.lower(), " ")
     found: dict[str, float] = {}
-    for (
-        pattern,
-        chinese,
-    ) in _indicators():  # the indicators' English names first: CC-CEDICT lacks most of them
+    # the indicators' English names first: CC-CEDICT lacks most of them
+    for pattern, chinese in _indicators():
         if pattern.search(text):
             for zh in chinese:
                 if in_corpus(zh):

@@ -7,7 +7,7 @@ paragraph of its own or a run-in heading; and how many things of what kind a que
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from ingest.text import Statement, clean_text
 from ingest.types import Chunk
@@ -147,6 +147,23 @@ def _ordinal(style: str, n: int) -> re.Pattern[str]:
     return re.compile(r"^\s*" + style.format(n=NUMERALS[n - 1], d=n) + r"\s*")
 
 
+def _onward(
+    chunk: Chunk,
+    start: int,
+    following: Callable[[Chunk], Chunk | None],
+    limit: int,
+    same: Callable[[Chunk], bool],
+) -> Iterator[tuple[Chunk, int]]:
+    """`chunk` from offset `start`, then the chunks after it while `same(next chunk)` holds, until `limit`
+    characters are read: (chunk, offset) each."""
+    current: Chunk | None = chunk
+    offset, scanned = start, 0
+    while current is not None and scanned < limit and (current is chunk or same(current)):
+        yield current, offset
+        scanned += len(current.text) - offset
+        current, offset = following(current), 0
+
+
 def numbered_paragraphs(
     chunk: Chunk, stmt: Statement, following: Callable[[Chunk], Chunk | None]
 ) -> list[tuple[Chunk, str, str]]:
@@ -161,11 +178,9 @@ def numbered_paragraphs(
     top = chunk.section.split(" > ")[0]
     items: list[tuple[Chunk, str, str]] = []
     style: str | None = None
-    current: Chunk | None = chunk
-    offset, scanned = stmt.end, 0
-    while current is not None and scanned < ITEMS_SCAN_CHARS and len(items) < ITEMS_MAX:
-        if current is not chunk and current.section.split(" > ")[0] != top:
-            break
+    for current, offset in _onward(
+        chunk, stmt.end, following, ITEMS_SCAN_CHARS, lambda c: c.section.split(" > ")[0] == top
+    ):
         for paragraph in current.text[offset:].split("\n"):
             if not paragraph.strip():
                 continue
@@ -183,15 +198,13 @@ def numbered_paragraphs(
             if label is None:
                 return items
             items.append((current, label.group(0).strip(), paragraph[: m.end() + label.end()].strip()))
-        scanned += len(current.text) - offset
-        current, offset = following(current), 0
+        if len(items) >= ITEMS_MAX:
+            break
     return items if len(items) >= 2 else []
 
 
-HEADING_CHARS = (
-    4,
-    18,
-)  # a run-in heading: a short sentence that opens what follows ("增强国际经济中心核心功能。")
+# a run-in heading: a short sentence that opens what follows ("增强国际经济中心核心功能。")
+HEADING_CHARS = (4, 18)
 SENTENCE_END = re.compile(r"[^。！？!?\n]+[。！？!?]?")
 
 
@@ -203,11 +216,9 @@ def run_in_headings(
     from the statement on, over the chunks that continue its paragraph: (chunk, label, quote) each. Empty
     unless all `count` are found."""
     items: list[tuple[Chunk, str, str]] = []
-    current: Chunk | None = chunk
-    offset, scanned = stmt.end, 0
-    while current is not None and scanned < LIST_SCAN_CHARS and len(items) < count:
-        if current is not chunk and current.section != chunk.section:
-            break
+    for current, offset in _onward(
+        chunk, stmt.end, following, LIST_SCAN_CHARS, lambda c: c.section == chunk.section
+    ):
         for m in SENTENCE_END.finditer(current.text, offset):
             sentence = m.group(0).strip()
             words = clean_text(sentence).rstrip("。！？!?")
@@ -216,8 +227,8 @@ def run_in_headings(
                     items.append((current, words, sentence))
                     if len(items) == count:
                         break
-        scanned += len(current.text) - offset
-        current, offset = following(current), 0
+        if len(items) == count:
+            break
     return items if len(items) == count else []
 
 

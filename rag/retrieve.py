@@ -176,9 +176,8 @@ class Retriever:
                     fused[i] += W_EXPANDS * expands(query.numbered, self.chunks[i].text)
         order = np.lexsort((-fused, ~in_scope)).tolist()
         # the head whose statements are scored: for several places (years), the best chunks of each, in turn
-        groups = min(
-            MAX_GROUPS, max(len(query.places), len(query.years), 1)
-        )  # several places or years: deeper
+        # several places or years asked: a deeper head, RERANK_DEPTH for each (up to MAX_GROUPS of them)
+        groups = min(MAX_GROUPS, max(len(query.places), len(query.years), 1))
         head = self._interleave([i for i in order if in_scope[i]], query)[: RERANK_DEPTH * groups]
         evidence = self._evidence(query, qvec, head if mode == "hybrid" else order[:top_k], fused)
         if mode == "hybrid":

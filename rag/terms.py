@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from functools import lru_cache
 
 from ingest.text import UNITS, match_form
 from rag.lexical import BM25Index, general_word, tokenize
@@ -85,26 +86,32 @@ def _single_nouns(form: str, tokens: tuple[str, ...], index: BM25Index) -> list[
     unknown = [t for t in tokens if re.fullmatch(r"[\u4e00-\u9fff]{2}", t) and not index.df(t)]
     if not singles and not unknown:
         return []
-    import jieba.posseg
 
     def noun(char: str) -> bool:
-        return char not in FUNCTION_CHARS and any(w.flag == "n" for w in jieba.posseg.cut(char))
+        return char not in FUNCTION_CHARS and any(flag == "n" for _, flag in _tags(char))
 
-    found = [w.word for w in jieba.posseg.cut(form) if w.word in singles and w.flag == "n"]
+    found = [word for word, flag in _tags(form) if word in singles and flag == "n"]
     found += [c for word in unknown for c in word if noun(c)]
     return [c for c in dict.fromkeys(found) if index.df(c)]
+
+
+@lru_cache(maxsize=1024)
+def _tags(text: str) -> tuple[tuple[str, str], ...]:
+    """jieba's words of `text` with their part-of-speech tags, once per text (jieba.posseg takes ~0.35 s to
+    load; it is imported only when a question needs it)."""
+    import jieba.posseg
+
+    return tuple((w.word, w.flag) for w in jieba.posseg.cut(text))
 
 
 def _nouns(form: str) -> set[str]:
     """The words jieba tags as nouns in the question read as a whole: things asked about (地铁站), not verbs,
     measures or colloquial words the corpus would never use either (最后, 那会儿, 三座, 啥意思)."""
-    import jieba.posseg
-
     return {
-        w.word
-        for w in jieba.posseg.cut(form)
-        if w.flag in ("n", "nz", "vn") and re.fullmatch(r"[\u4e00-\u9fff]{2,}", w.word)
-        and not re.search(r"[啥咋哪几]", w.word)
+        word
+        for word, flag in _tags(form)
+        if flag in ("n", "nz", "vn") and re.fullmatch(r"[\u4e00-\u9fff]{2,}", word)
+        and not re.search(r"[啥咋哪几]", word)
     }  # fmt: skip
 
 
